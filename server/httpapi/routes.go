@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/server/model"
+	"github.com/passman-dev/passman/server/policy"
+	"github.com/passman-dev/passman/server/service"
+)
+
+type caller = service.Caller
+
+func (h *Handler) routes() {
+	m, s := h.mux, h.svc
+	m.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("POST /v1/login", h.login)
+
+	m.Handle("GET /v1/vault/status", h.get("vault.status", func(c *caller, _ queryArgs) (any, error) {
+		return s.VaultStatus(c)
+	}))
+	m.Handle("POST /v1/vault/open", post(h, "vault.open", func(c *caller, r *api.VaultOpenRequest) (any, error) {
+		return s.OpenVault(c, r)
+	}))
+	m.Handle("POST /v1/vault/close", post(h, "vault.close", func(c *caller, _ *struct{}) (any, error) {
+		return api.VaultStatus{Open: false}, s.CloseVault(c)
+	}))
+	m.Handle("GET /v1/vault/keys", h.get("vault.key.list", func(c *caller, _ queryArgs) (any, error) {
+		return s.ListVaultKeys(c)
+	}))
+	m.Handle("POST /v1/vault/keys", post(h, "vault.key.add", func(c *caller, r *api.VaultKeyAddRequest) (any, error) {
+		return s.AddVaultKey(c, r)
+	}))
+	m.Handle("POST /v1/vault/keys/remove", post(h, "vault.key.remove", func(c *caller, r *api.NameRequest) (any, error) {
+		return struct{}{}, s.RemoveVaultKey(c, r.Name)
+	}))
+
+	m.Handle("POST /v1/folders", post(h, "folder.create", func(c *caller, r *api.PathRequest) (any, error) {
+		return s.CreateFolder(c, r.Path)
+	}))
+	m.Handle("GET /v1/folders", h.get("folder.list", func(c *caller, q queryArgs) (any, error) {
+		return s.ListFolders(c, q.get("path"))
+	}))
+	m.Handle("POST /v1/folders/delete", post(h, "folder.delete", func(c *caller, r *api.PathRequest) (any, error) {
+		return struct{}{}, s.DeleteFolder(c, r.Path)
+	}))
+
+	m.Handle("POST /v1/targets", post(h, "target.create", func(c *caller, r *api.TargetCreateRequest) (any, error) {
+		return s.CreateTarget(c, r)
+	}))
+	m.Handle("GET /v1/targets", h.get("target.list", func(c *caller, q queryArgs) (any, error) {
+		return s.ListTargets(c, q.get("path"))
+	}))
+	m.Handle("GET /v1/targets/show", h.get("target.show", func(c *caller, q queryArgs) (any, error) {
+		return s.ShowTarget(c, q.get("path"))
+	}))
+	m.Handle("POST /v1/targets/delete", post(h, "target.delete", func(c *caller, r *api.PathRequest) (any, error) {
+		return struct{}{}, s.DeleteTarget(c, r.Path)
+	}))
+
+	h.accountRoutes()
+	h.adminRoutes()
+
+	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, api.Errorf(api.CodeNotFound, "no such API endpoint"))
+	})
+}
+
+func (h *Handler) accountRoutes() {
+	m, s := h.mux, h.svc
+	m.Handle("POST /v1/accounts", post(h, "account.create", func(c *caller, r *api.AccountCreateRequest) (any, error) {
+		return s.CreateAccount(c, r)
+	}))
+	m.Handle("GET /v1/accounts", h.get("account.list", func(c *caller, q queryArgs) (any, error) {
+		return s.ListAccounts(c, service.AccountFilter{Folder: q.get("folder"),
+			Target: q.get("target"), Status: model.SyncStatus(q.get("status"))})
+	}))
+	m.Handle("GET /v1/accounts/show", h.get("account.show", func(c *caller, q queryArgs) (any, error) {
+		return s.ShowAccount(c, q.get("path"))
+	}))
+	m.Handle("POST /v1/accounts/reset", post(h, "account.reset", func(c *caller, r *api.ResetRequest) (any, error) {
+		return s.Reset(c, r)
+	}))
+	m.Handle("POST /v1/accounts/update", post(h, "account.update", func(c *caller, r *api.UpdateRequest) (any, error) {
+		return s.Update(c, r)
+	}))
+	m.Handle("POST /v1/accounts/restore", post(h, "account.restore", func(c *caller, r *api.RestoreRequest) (any, error) {
+		return s.Restore(c, r)
+	}))
+	m.Handle("POST /v1/accounts/checkout", post(h, "account.checkout", func(c *caller, r *api.CheckoutRequest) (any, error) {
+		return s.Checkout(c, r)
+	}))
+	m.Handle("POST /v1/accounts/checkin", post(h, "account.checkin", func(c *caller, r *api.CheckinRequest) (any, error) {
+		return s.Checkin(c, r)
+	}))
+	m.Handle("GET /v1/accounts/revisions", h.get("account.revisions", func(c *caller, q queryArgs) (any, error) {
+		return s.Revisions(c, q.get("path"), model.CredentialType(q.get("type")))
+	}))
+}
+
+func (h *Handler) adminRoutes() {
+	m, s := h.mux, h.svc
+	m.Handle("POST /v1/policies", post(h, "policy.create", func(c *caller, r *policy.Policy) (any, error) {
+		return s.CreatePolicy(c, r)
+	}))
+	m.Handle("GET /v1/policies", h.get("policy.list", func(c *caller, _ queryArgs) (any, error) {
+		return s.ListPolicies(c)
+	}))
+	m.Handle("GET /v1/policies/{name}", h.get("policy.show", func(c *caller, q queryArgs) (any, error) {
+		return s.ShowPolicy(c, q.path("name"))
+	}))
+	m.Handle("GET /v1/jobs", h.get("job.list", func(c *caller, q queryArgs) (any, error) {
+		return s.ListJobs(c, model.JobState(q.get("state")))
+	}))
+	m.Handle("GET /v1/jobs/{id}", h.get("job.show", func(c *caller, q queryArgs) (any, error) {
+		return s.ShowJob(c, q.path("id"))
+	}))
+	m.Handle("POST /v1/users", post(h, "user.create", func(c *caller, r *api.UserCreateRequest) (any, error) {
+		return s.CreateUser(c, r)
+	}))
+	m.Handle("GET /v1/users", h.get("user.list", func(c *caller, _ queryArgs) (any, error) {
+		return s.ListUsers(c)
+	}))
+	m.Handle("POST /v1/users/delete", post(h, "user.delete", func(c *caller, r *api.NameRequest) (any, error) {
+		return struct{}{}, s.DeleteUser(c, r.Name)
+	}))
+	m.Handle("POST /v1/permissions/grant", post(h, "permission.grant", func(c *caller, r *api.GrantRequest) (any, error) {
+		return s.Grant(c, r)
+	}))
+	m.Handle("POST /v1/permissions/revoke", post(h, "permission.revoke", func(c *caller, r *api.GrantRequest) (any, error) {
+		return s.Revoke(c, r)
+	}))
+	m.Handle("GET /v1/permissions", h.get("permission.list", func(c *caller, q queryArgs) (any, error) {
+		return s.ListGrants(c, q.get("path"))
+	}))
+	m.Handle("GET /v1/audit", h.get("audit.list", h.listAudit))
+	m.Handle("GET /v1/audit/verify", h.get("audit.verify", func(c *caller, _ queryArgs) (any, error) {
+		return s.VerifyAudit(c)
+	}))
+}
+
+func (h *Handler) listAudit(c *caller, q queryArgs) (any, error) {
+	f := service.AuditFilter{Path: q.get("path")}
+	if v := q.get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return nil, api.Errorf(api.CodeInvalidArgument, "since %q is not an RFC 3339 time", v)
+		}
+		f.Since = t
+	}
+	if v := q.get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, api.Errorf(api.CodeInvalidArgument, "limit %q is not a positive number", v)
+		}
+		f.Limit = n
+	}
+	return h.svc.ListAudit(c, f)
+}
+
+// login needs no token: it is how a user gets one.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	req := new(api.LoginRequest)
+	if err := decode(w, r, req); err != nil {
+		h.svc.Refused("", "login", err.(*api.Error))
+		writeError(w, err)
+		return
+	}
+	v, err := h.svc.Login(req)
+	respond(w, v, err)
+}

@@ -1,0 +1,361 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/secret"
+	"github.com/passman-dev/passman/server/audit"
+	"github.com/passman-dev/passman/server/auth"
+	"github.com/passman-dev/passman/server/model"
+	"github.com/passman-dev/passman/server/policy"
+	"github.com/passman-dev/passman/server/store"
+	"github.com/passman-dev/passman/server/vault"
+)
+
+// account is an account loaded with its credentials, and its status as it
+// was loaded, so that save can move it in the status index.
+type account struct {
+	ch     chain
+	node   *model.Node
+	creds  map[model.CredentialType]*model.Credential
+	before model.SyncStatus
+}
+
+func loadAccount(g getter, ch chain) (*account, error) {
+	a := &account{ch: ch, node: ch.leaf(), creds: map[model.CredentialType]*model.Credential{}}
+	for _, t := range a.node.Credentials {
+		cr := new(model.Credential)
+		if err := g.Get(store.CredentialKey(a.node.ID, t), cr); err != nil {
+			return nil, fmt.Errorf("reading credential %s of %s: %w", t, a.node.ID, err)
+		}
+		a.creds[t] = cr
+	}
+	a.before = a.status()
+	return a, nil
+}
+
+// list returns the credentials in display order.
+func (a *account) list() []*model.Credential {
+	var out []*model.Credential
+	for _, t := range model.CredentialTypes {
+		if c, ok := a.creds[t]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (a *account) status() model.SyncStatus { return model.AccountStatus(a.list()) }
+
+// credential returns the credential of type t, or a refusal naming the
+// types the account has.
+func (a *account) credential(t model.CredentialType) (*model.Credential, error) {
+	if _, err := model.ParseCredentialType(string(t)); err != nil {
+		return nil, api.Errorf(api.CodeInvalidType, "%v", err)
+	}
+	c, ok := a.creds[t]
+	if !ok {
+		return nil, api.Errorf(api.CodeNoCredential, "account %q has no %s credential (it has %v)",
+			a.ch.path(), t, a.node.Credentials)
+	}
+	return c, nil
+}
+
+// save stages the account, its credentials and its status index entry.
+func (a *account) save(tx *store.Tx) error {
+	if err := tx.Put(store.NodeKey(a.node.ID), a.node); err != nil {
+		return err
+	}
+	for _, c := range a.creds {
+		if err := tx.Put(store.CredentialKey(a.node.ID, c.Type), c); err != nil {
+			return err
+		}
+	}
+	after := a.status()
+	if after == a.before {
+		return nil
+	}
+	if a.before != "" {
+		if err := tx.Delete(store.StatusKey(a.before, a.node.ID)); err != nil {
+			return err
+		}
+	}
+	return tx.PutRaw(store.StatusKey(after, a.node.ID), nil)
+}
+
+// policyOf returns the policy that governs credential type t of node.
+func policyOf(g getter, node *model.Node, t model.CredentialType) (*policy.Policy, error) {
+	name := node.Policies[t]
+	if name == "" {
+		name = policy.Default(t).Name
+	}
+	p := new(policy.Policy)
+	if err := g.Get(store.PolicyKey(name), p); err != nil {
+		return nil, fmt.Errorf("reading policy %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// newVersion seals value as the next version of cr and stages it. It sets
+// the credential's compliance from the value and returns the violations.
+func (s *Service) newVersion(tx *store.Tx, a *account, cr *model.Credential, value secret.Value,
+	v model.Version) (uint64, []string, error) {
+	p, err := policyOf(tx, a.node, cr.Type)
+	if err != nil {
+		return 0, nil, err
+	}
+	violations := p.Check(value)
+	v.Compliant = model.Compliant
+	if len(violations) > 0 {
+		v.Compliant = model.Noncompliant
+	}
+	cr.Last++
+	v.N = cr.Last
+	v.Created = s.now()
+	v.Sealed, err = s.vault.Seal(vault.CredentialAD(a.node.ID, cr.Type, v.N), value)
+	if err != nil {
+		return 0, nil, vaultError(err)
+	}
+	if err := tx.Put(store.VersionKey(a.node.ID, cr.Type, v.N), v); err != nil {
+		return 0, nil, err
+	}
+	return v.N, violations, nil
+}
+
+// makeCurrent records version n as the credential's current value.
+func makeCurrent(cr *model.Credential, n uint64, violations []string) {
+	cr.Current = n
+	cr.Compliance = model.Compliant
+	if len(violations) > 0 {
+		cr.Compliance = model.Noncompliant
+	}
+	cr.Violations = violations
+}
+
+// warnings turns policy violations of a stored value into warnings.
+func warnings(t model.CredentialType, violations []string) []string {
+	var out []string
+	for _, v := range violations {
+		out = append(out, fmt.Sprintf("the %s breaks its policy: %s; it is stored as Noncompliant", t, v))
+	}
+	return out
+}
+
+// checkValue returns invalid_value unless v is a credential of type t.
+func checkValue(t model.CredentialType, v secret.Value) error {
+	if err := policy.CheckFormat(t, v); err != nil {
+		return api.Errorf(api.CodeInvalidValue, "%v", err)
+	}
+	return nil
+}
+
+// value returns the typed value, or one generated from the policy of
+// credential t of node.
+func valueOf(g getter, node *model.Node, t model.CredentialType, typed secret.Value, generate bool) (secret.Value, error) {
+	switch {
+	case generate && !typed.IsEmpty():
+		return secret.Value{}, api.Errorf(api.CodeInvalidArgument,
+			"give a value or ask to generate one, not both")
+	case generate:
+		p, err := policyOf(g, node, t)
+		if err != nil {
+			return secret.Value{}, err
+		}
+		return p.Generate()
+	case typed.IsEmpty():
+		return secret.Value{}, api.Errorf(api.CodeInvalidArgument,
+			"no value given; type one or ask to generate one")
+	}
+	return typed, checkValue(t, typed)
+}
+
+// CreateAccount creates an account on a target with its credentials. It
+// needs create on the target.
+func (s *Service) CreateAccount(c *Caller, req *api.AccountCreateRequest) (*api.JobResponse, error) {
+	out := &api.JobResponse{}
+	err := s.write(event(c, "account.create", req.Path), func(tx *store.Tx, _ *audit.Record) error {
+		if err := s.needOpen(); err != nil {
+			return err
+		}
+		parent, name, err := s.lookupParent(tx, c, model.KindAccount, req.Path)
+		if err != nil {
+			return err
+		}
+		n, err := s.accountNode(tx, parent, name, req.Credentials)
+		if err != nil {
+			return err
+		}
+		if err := addNode(tx, n); err != nil {
+			return err
+		}
+		a := &account{ch: append(parent, n), node: n, creds: map[model.CredentialType]*model.Credential{}}
+		for _, spec := range req.Credentials {
+			w, err := s.addCredential(tx, c, a, spec)
+			if err != nil {
+				return err
+			}
+			out.Warnings = append(out.Warnings, w...)
+		}
+		out.Account = accountView(a)
+		return a.save(tx)
+	})
+	return out, err
+}
+
+// accountNode validates the credential specs of a new account and returns
+// its node.
+func (s *Service) accountNode(g getter, parent chain, name string, specs []api.CredentialSpec) (*model.Node, error) {
+	if len(specs) == 0 {
+		return nil, api.Errorf(api.CodeInvalidArgument,
+			"an account needs at least one credential (password, ssh-key or pin)")
+	}
+	n := &model.Node{ID: model.NewID(), Kind: model.KindAccount, ParentID: parent.leaf().ID,
+		Name: name, Created: s.now(), Policies: map[model.CredentialType]string{}}
+	for _, spec := range specs {
+		if _, err := model.ParseCredentialType(string(spec.Type)); err != nil {
+			return nil, api.Errorf(api.CodeInvalidType, "%v", err)
+		}
+		if slices.Contains(n.Credentials, spec.Type) {
+			return nil, api.Errorf(api.CodeInvalidArgument, "credential type %s given twice", spec.Type)
+		}
+		if spec.Policy != "" {
+			if err := checkPolicyRef(g, spec.Policy, spec.Type); err != nil {
+				return nil, err
+			}
+			n.Policies[spec.Type] = spec.Policy
+		}
+		n.Credentials = append(n.Credentials, spec.Type)
+	}
+	slices.SortFunc(n.Credentials, func(a, b model.CredentialType) int {
+		return slices.Index(model.CredentialTypes, a) - slices.Index(model.CredentialTypes, b)
+	})
+	return n, nil
+}
+
+// addCredential stages a new credential of a new account, with its first
+// value if one was given.
+func (s *Service) addCredential(tx *store.Tx, c *Caller, a *account, spec api.CredentialSpec) ([]string, error) {
+	cr := &model.Credential{AccountID: a.node.ID, Type: spec.Type, Status: model.Unknown,
+		Reason: "never_checked", Compliance: model.Noncompliant, Violations: []string{"no value stored yet"}}
+	a.creds[spec.Type] = cr
+	if spec.Value.IsEmpty() && !spec.Generate {
+		return nil, nil
+	}
+	value, err := valueOf(tx, a.node, spec.Type, spec.Value, spec.Generate)
+	if err != nil {
+		return nil, err
+	}
+	source := "typed"
+	if spec.Generate {
+		source = "generated"
+	}
+	n, violations, err := s.newVersion(tx, a, cr, value, model.Version{CreatedBy: c.User, Source: source})
+	if err != nil {
+		return nil, err
+	}
+	makeCurrent(cr, n, violations)
+	cr.ChangedAt = s.now()
+	return warnings(spec.Type, violations), nil
+}
+
+// accountView describes an account for the API.
+func accountView(a *account) api.Account {
+	out := api.Account{Path: a.ch.path(), Target: a.ch[:len(a.ch)-1].path(), Name: a.node.Name,
+		Status: a.status(), LastAction: a.node.LastAction, Created: a.node.Created,
+		Credentials: []api.Credential{}}
+	for _, cr := range a.list() {
+		pol := a.node.Policies[cr.Type]
+		if pol == "" {
+			pol = policy.Default(cr.Type).Name
+		}
+		out.Credentials = append(out.Credentials, api.Credential{
+			Type: cr.Type, Policy: pol, Status: cr.Status, Reason: cr.Reason,
+			CheckedAt: cr.CheckedAt, ChangedAt: cr.ChangedAt, Compliance: cr.Compliance,
+			Violations: cr.Violations, Version: cr.Current, Pending: cr.Pending,
+			PendingJob: cr.PendingJob, Checkout: cr.Checkout,
+		})
+	}
+	return out
+}
+
+// ShowAccount describes one account. It needs read on it.
+func (s *Service) ShowAccount(c *Caller, path string) (*api.Account, error) {
+	var out api.Account
+	err := s.read(event(c, "account.show", path), func(*audit.Record) error {
+		if err := s.needOpen(); err != nil {
+			return err
+		}
+		ch, err := s.lookup(s.st, c, model.KindAccount, path, auth.OpRead)
+		if err != nil {
+			return err
+		}
+		a, err := loadAccount(s.st, ch)
+		if err != nil {
+			return err
+		}
+		out = accountView(a)
+		return nil
+	})
+	return &out, err
+}
+
+// AccountFilter selects accounts to list.
+type AccountFilter struct {
+	// Folder limits the list to accounts under a folder; empty is all.
+	Folder string
+	// Target limits the list to one target's accounts.
+	Target string
+	// Status limits the list to accounts with that status.
+	Status model.SyncStatus
+}
+
+// ListAccounts lists the accounts the caller may read that match f.
+func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, error) {
+	out := &api.AccountList{Accounts: []api.Account{}}
+	err := s.read(event(c, "account.list", f.Target+f.Folder), func(*audit.Record) error {
+		if err := s.needOpen(); err != nil {
+			return err
+		}
+		if f.Status != "" && !slices.Contains(model.SyncStatuses, f.Status) {
+			return api.Errorf(api.CodeInvalidArgument,
+				"unknown status %q (want InSync, NotInSync, Unknown or Changing)", f.Status)
+		}
+		kind, path := model.KindFolder, f.Folder
+		if f.Target != "" {
+			kind, path = model.KindTarget, f.Target
+		}
+		return s.walk(c, kind, path, func(ch chain) error {
+			if ch.leaf().Kind != model.KindTarget {
+				return nil
+			}
+			return s.listTargetAccounts(c, ch, f.Status, out)
+		})
+	})
+	return out, err
+}
+
+func (s *Service) listTargetAccounts(c *Caller, target chain, status model.SyncStatus, out *api.AccountList) error {
+	kids, err := children(s.st, target.leaf().ID)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		ch := append(target[:len(target):len(target)], k)
+		if ok, err := allowed(s.st, c, ch, auth.OpRead); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		a, err := loadAccount(s.st, ch)
+		if err != nil {
+			return err
+		}
+		if status == "" || a.status() == status {
+			out.Accounts = append(out.Accounts, accountView(a))
+		}
+	}
+	return nil
+}

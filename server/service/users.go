@@ -1,0 +1,167 @@
+package service
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/secret"
+	"github.com/passman-dev/passman/server/audit"
+	"github.com/passman-dev/passman/server/auth"
+	"github.com/passman-dev/passman/server/model"
+	"github.com/passman-dev/passman/server/store"
+)
+
+// MinPasswordLength is the shortest password a local user may have.
+const MinPasswordLength = 12
+
+var errBadToken = api.Errorf(api.CodeUnauthenticated,
+	"missing or unknown API token; set PASSMAN_TOKEN or run passman login")
+
+func putUser(tx *store.Tx, u *model.User) error { return tx.Put(store.UserKey(u.Name), u) }
+
+func putToken(tx *store.Tx, t *model.Token) error {
+	if err := tx.Put(store.TokenKey(t.Hash), t); err != nil {
+		return err
+	}
+	return tx.PutRaw(store.UserTokenKey(t.User, t.Hash), []byte("{}"))
+}
+
+// Authenticate returns the caller an API token belongs to.
+func (s *Service) Authenticate(tok secret.Value) (*Caller, error) {
+	if auth.CheckTokenForm(tok) != nil {
+		return nil, errBadToken
+	}
+	var t model.Token
+	if err := s.st.Get(store.TokenKey(auth.HashToken(tok)), &t); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errBadToken
+		}
+		return nil, s.internal("reading token", err)
+	}
+	if !t.Expires.IsZero() && s.now().After(t.Expires) {
+		return nil, errBadToken
+	}
+	var u model.User
+	if err := s.st.Get(store.UserKey(t.User), &u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errBadToken
+		}
+		return nil, s.internal("reading user", err)
+	}
+	return &Caller{User: u.Name, Groups: u.Groups}, nil
+}
+
+// Login checks a user's password and returns a new API token. A failure is
+// audited and says only that the name or password is wrong.
+func (s *Service) Login(req *api.LoginRequest) (*api.LoginResponse, error) {
+	ev := audit.Record{Actor: req.User, Op: "login"}
+	if checkName("user", req.User) != nil {
+		ev.Actor = "-"
+	}
+	var out *api.LoginResponse
+	err := s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
+		var u model.User
+		err := tx.Get(store.UserKey(req.User), &u)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		ok := false
+		if err == nil && u.PasswordHash != "" {
+			if ok, err = auth.CheckPassword(u.PasswordHash, req.Password); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return api.Errorf(api.CodeUnauthenticated, "wrong user name or password")
+		}
+		tok, hash := auth.NewToken()
+		t := &model.Token{Hash: hash, User: u.Name, Created: s.now()}
+		out = &api.LoginResponse{User: u.Name, Token: string(tok.Reveal())}
+		return putToken(tx, t)
+	})
+	return out, err
+}
+
+// CreateUser adds a local user. It needs manage_permissions on the vault.
+func (s *Service) CreateUser(c *Caller, req *api.UserCreateRequest) (*api.User, error) {
+	var out *api.User
+	err := s.write(event(c, "user.create", req.Name), func(tx *store.Tx, _ *audit.Record) error {
+		if err := s.authorizeRoot(tx, c, auth.OpManagePermissions); err != nil {
+			return err
+		}
+		if err := checkName("user", req.Name); err != nil {
+			return err
+		}
+		for _, g := range req.Groups {
+			if err := checkName("group", g); err != nil {
+				return err
+			}
+		}
+		if !req.Password.IsEmpty() && len([]rune(string(req.Password.Reveal()))) < MinPasswordLength {
+			return api.Errorf(api.CodeInvalidArgument,
+				"password is shorter than %d characters", MinPasswordLength)
+		}
+		if ok, err := tx.Has(store.UserKey(req.Name)); err != nil || ok {
+			return errors.Join(err, api.Errorf(api.CodeAlreadyExists, "user %q exists", req.Name))
+		}
+		u := &model.User{Name: req.Name, Groups: req.Groups, Created: s.now()}
+		if !req.Password.IsEmpty() {
+			u.PasswordHash = auth.HashPassword(req.Password)
+		}
+		out = &api.User{Name: u.Name, Groups: u.Groups, Created: u.Created}
+		return putUser(tx, u)
+	})
+	return out, err
+}
+
+// ListUsers lists the local users. It needs manage_permissions.
+func (s *Service) ListUsers(c *Caller) (*api.UserList, error) {
+	out := &api.UserList{Users: []api.User{}}
+	err := s.read(event(c, "user.list", ""), func(*audit.Record) error {
+		if err := s.authorizeRoot(s.st, c, auth.OpManagePermissions); err != nil {
+			return err
+		}
+		return store.ScanJSON(s.st, store.UserPrefix(), func(u *model.User) error {
+			out.Users = append(out.Users, api.User{Name: u.Name, Groups: u.Groups, Created: u.Created})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeleteUser removes a user and its tokens. Nobody deletes themselves, so
+// that the vault cannot be left without its last administrator by mistake.
+func (s *Service) DeleteUser(c *Caller, name string) error {
+	return s.write(event(c, "user.delete", name), func(tx *store.Tx, _ *audit.Record) error {
+		if err := s.authorizeRoot(tx, c, auth.OpManagePermissions); err != nil {
+			return err
+		}
+		if err := checkName("user", name); err != nil {
+			return err
+		}
+		if name == c.User {
+			return api.Errorf(api.CodeInvalidArgument, "you cannot delete your own user")
+		}
+		if ok, err := tx.Has(store.UserKey(name)); err != nil || !ok {
+			return errors.Join(err, api.Errorf(api.CodeNotFound, "no user %q", name))
+		}
+		var hashes [][]byte
+		err := tx.Scan(store.UserTokenPrefix(name), func(k, _ []byte) error {
+			hashes = append(hashes, slices.Clone(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range hashes {
+			if err := tx.Delete(store.TokenKeyOf(name, k)); err != nil {
+				return err
+			}
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(store.UserKey(name))
+	})
+}

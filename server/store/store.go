@@ -1,0 +1,217 @@
+// Package store keeps PassMan's records in a Pebble database on disk.
+//
+// The store has one writer at a time: Update runs a function that reads and
+// stages writes in an indexed batch, links any audit records into the hash
+// chain, and commits the batch with a synced write. Concurrent Updates share
+// their WAL syncs (group commit), so the cost of durability is paid once for
+// many requests. Records are JSON. The key layout is described in keys.go.
+//
+// A write is visible to readers as soon as it is applied and before its sync
+// completes. Every request that answers a client writes an audit record
+// after its reads and waits for that record's sync; as the WAL is written in
+// order, no answer can reveal a write that is not yet durable.
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/go-hclog"
+)
+
+var (
+	// ErrNotFound is returned when a key has no record.
+	ErrNotFound = errors.New("not found")
+)
+
+// Store is an open PassMan database.
+type Store struct {
+	db  *pebble.DB
+	log hclog.Logger
+
+	// mu makes Update the only writer and guards head.
+	mu   sync.Mutex
+	head auditHead
+}
+
+type auditHead struct {
+	Seq  uint64 `json:"seq"`
+	Hash []byte `json:"hash"`
+}
+
+// Open opens or creates the database in dir.
+func Open(dir string, log hclog.Logger) (*Store, error) {
+	opts := &pebble.Options{
+		Logger:             pebbleLogger{log.Named("pebble")},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening pebble in %s: %w", dir, err)
+	}
+	s := &Store{db: db, log: log}
+	if err := s.Get(keyAuditHead, &s.head); err != nil && !errors.Is(err, ErrNotFound) {
+		_ = db.Close()
+		return nil, fmt.Errorf("reading audit head: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database. Updates in flight must have returned.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Get decodes the record at key into v.
+func (s *Store) Get(key []byte, v any) error {
+	return getJSON(s.db, key, v)
+}
+
+// Has reports whether key holds a record.
+func (s *Store) Has(key []byte) (bool, error) {
+	return has(s.db, key)
+}
+
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+func getJSON(r reader, key []byte, v any) error {
+	b, c, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	defer c.Close()
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", key, err)
+	}
+	return nil
+}
+
+func has(r reader, key []byte) (bool, error) {
+	_, c, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", key, err)
+	}
+	c.Close()
+	return true, nil
+}
+
+// Scan calls fn with each key and value under prefix in key order, until fn
+// returns an error or ErrStop. The slices are valid only during the call.
+func (s *Store) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	return scan(s.db, prefix, nil, fn)
+}
+
+// ScanFrom is Scan starting at the first key at or after start.
+func (s *Store) ScanFrom(prefix, start []byte, fn func(key, value []byte) error) error {
+	return scan(s.db, prefix, start, fn)
+}
+
+// ErrStop ends a Scan early without an error.
+var ErrStop = errors.New("stop scan")
+
+type iterable interface {
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func scan(r iterable, prefix, start []byte, fn func(key, value []byte) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: prefix,
+		UpperBound: prefixEnd(prefix),
+	})
+	if err != nil {
+		return fmt.Errorf("scanning %s: %w", prefix, err)
+	}
+	defer it.Close()
+	ok := it.First()
+	if start != nil {
+		ok = it.SeekGE(start)
+	}
+	for ; ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("scanning %s: %w", prefix, err)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// ScanJSON decodes each record under prefix into a T and calls fn with it.
+func ScanJSON[T any](s *Store, prefix []byte, fn func(*T) error) error {
+	return s.Scan(prefix, func(key, value []byte) error {
+		v := new(T)
+		if err := json.Unmarshal(value, v); err != nil {
+			return fmt.Errorf("decoding %s: %w", key, err)
+		}
+		return fn(v)
+	})
+}
+
+// AuditHead returns the sequence number and hash of the last audit record.
+func (s *Store) AuditHead() (uint64, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head.Seq, bytes.Clone(s.head.Hash)
+}
+
+// Dump returns every key and value except those under the given prefixes.
+// Tests use it to show that a refused request changed nothing.
+func (s *Store) Dump(except ...[]byte) (map[string]string, error) {
+	out := map[string]string{}
+	err := s.Scan(nil, func(k, v []byte) error {
+		for _, p := range except {
+			if bytes.HasPrefix(k, p) {
+				return nil
+			}
+		}
+		out[string(k)] = string(v)
+		return nil
+	})
+	return out, err
+}
+
+// pebbleLogger sends Pebble's messages to an hclog logger.
+type pebbleLogger struct{ log hclog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
