@@ -2,7 +2,7 @@
 // the requests, the responses and the error body with its stable codes.
 // The server and the Go client share these types.
 //
-// Secrets in requests travel in secret.Value fields, which never print. The
+// Secrets in requests travel in Secret fields, which never print. The
 // few responses that hand a secret to its caller (a checkout, a generated
 // vault key, a new token) carry it in a plain string field named for what
 // it is.
@@ -11,7 +11,6 @@ package api
 import (
 	"time"
 
-	"github.com/passman-dev/passman/internal/secret"
 	"github.com/passman-dev/passman/server/audit"
 	"github.com/passman-dev/passman/server/model"
 	"github.com/passman-dev/passman/server/policy"
@@ -27,7 +26,7 @@ type VaultStatus struct {
 
 // VaultOpenRequest is the body of POST /v1/vault/open.
 type VaultOpenRequest struct {
-	Key secret.Value `json:"key"`
+	Key Secret `json:"key"`
 }
 
 // VaultOpenResponse answers POST /v1/vault/open.
@@ -39,9 +38,9 @@ type VaultOpenResponse struct {
 // VaultKeyAddRequest is the body of POST /v1/vault/keys. Either Key is set
 // or Generate is true.
 type VaultKeyAddRequest struct {
-	Name     string       `json:"name"`
-	Key      secret.Value `json:"key"`
-	Generate bool         `json:"generate"`
+	Name     string `json:"name"`
+	Key      Secret `json:"key"`
+	Generate bool   `json:"generate"`
 }
 
 // VaultKeyAddResponse answers POST /v1/vault/keys. GeneratedKey is set,
@@ -68,8 +67,8 @@ type PathRequest struct {
 
 // LoginRequest is the body of POST /v1/login.
 type LoginRequest struct {
-	User     string       `json:"user"`
-	Password secret.Value `json:"password"`
+	User     string `json:"user"`
+	Password Secret `json:"password"`
 }
 
 // LoginResponse answers POST /v1/login with a new API token.
@@ -118,7 +117,7 @@ type TargetList struct {
 type CredentialSpec struct {
 	Type     model.CredentialType `json:"type"`
 	Policy   string               `json:"policy,omitempty"`
-	Value    secret.Value         `json:"value"`
+	Value    Secret               `json:"value"`
 	Generate bool                 `json:"generate,omitempty"`
 }
 
@@ -166,7 +165,7 @@ type AccountList struct {
 type ResetRequest struct {
 	Path         string               `json:"path"`
 	Type         model.CredentialType `json:"type"`
-	Value        secret.Value         `json:"value"`
+	Value        Secret               `json:"value"`
 	Generate     bool                 `json:"generate,omitempty"`
 	DatabaseOnly bool                 `json:"database_only,omitempty"`
 	Force        bool                 `json:"force,omitempty"`
@@ -177,7 +176,7 @@ type ResetRequest struct {
 type UpdateRequest struct {
 	Path  string               `json:"path"`
 	Type  model.CredentialType `json:"type"`
-	Value secret.Value         `json:"value"`
+	Value Secret               `json:"value"`
 	Force bool                 `json:"force,omitempty"`
 }
 
@@ -250,9 +249,9 @@ type JobList struct {
 
 // UserCreateRequest is the body of POST /v1/users.
 type UserCreateRequest struct {
-	Name     string       `json:"name"`
-	Password secret.Value `json:"password"`
-	Groups   []string     `json:"groups,omitempty"`
+	Name     string   `json:"name"`
+	Password Secret   `json:"password"`
+	Groups   []string `json:"groups,omitempty"`
 }
 
 // User describes a user.

@@ -243,7 +243,7 @@ func (s *Service) addCredential(tx *store.Tx, c *Caller, a *account, spec api.Cr
 	if spec.Value.IsEmpty() && !spec.Generate {
 		return nil, nil
 	}
-	value, err := valueOf(tx, a.node, spec.Type, spec.Value, spec.Generate)
+	value, err := valueOf(tx, a.node, spec.Type, spec.Value.Value, spec.Generate)
 	if err != nil {
 		return nil, err
 	}

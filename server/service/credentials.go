@@ -50,7 +50,7 @@ func (s *Service) Reset(c *Caller, req *api.ResetRequest) (*api.JobResponse, err
 		kind: model.JobReset, op: auth.OpReset, path: req.Path, typ: req.Type,
 		databaseOnly: req.DatabaseOnly, force: req.Force, source: source,
 		value: func(tx *store.Tx, a *account, _ *model.Credential) (secret.Value, error) {
-			return valueOf(tx, a.node, req.Type, req.Value, req.Generate)
+			return valueOf(tx, a.node, req.Type, req.Value.Value, req.Generate)
 		},
 	})
 }
@@ -62,7 +62,7 @@ func (s *Service) Update(c *Caller, req *api.UpdateRequest) (*api.JobResponse, e
 		kind: model.JobUpdate, op: auth.OpUpdateCredentials, path: req.Path, typ: req.Type,
 		databaseOnly: true, force: req.Force, source: "update",
 		value: func(tx *store.Tx, a *account, _ *model.Credential) (secret.Value, error) {
-			return valueOf(tx, a.node, req.Type, req.Value, false)
+			return valueOf(tx, a.node, req.Type, req.Value.Value, false)
 		},
 	})
 }

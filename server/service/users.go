@@ -68,7 +68,7 @@ func (s *Service) Login(req *api.LoginRequest) (*api.LoginResponse, error) {
 		}
 		ok := false
 		if err == nil && u.PasswordHash != "" {
-			if ok, err = auth.CheckPassword(u.PasswordHash, req.Password); err != nil {
+			if ok, err = auth.CheckPassword(u.PasswordHash, req.Password.Value); err != nil {
 				return err
 			}
 		}
@@ -107,7 +107,7 @@ func (s *Service) CreateUser(c *Caller, req *api.UserCreateRequest) (*api.User, 
 		}
 		u := &model.User{Name: req.Name, Groups: req.Groups, Created: s.now()}
 		if !req.Password.IsEmpty() {
-			u.PasswordHash = auth.HashPassword(req.Password)
+			u.PasswordHash = auth.HashPassword(req.Password.Value)
 		}
 		out = &api.User{Name: u.Name, Groups: u.Groups, Created: u.Created}
 		return putUser(tx, u)

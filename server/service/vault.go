@@ -32,7 +32,7 @@ func (s *Service) OpenVault(c *Caller, req *api.VaultOpenRequest) (*api.VaultOpe
 		if req.Key.IsEmpty() {
 			return api.Errorf(api.CodeInvalidArgument, "no vault key given")
 		}
-		name, err := s.vault.Open(req.Key)
+		name, err := s.vault.Open(req.Key.Value)
 		if errors.Is(err, vault.ErrWrongKey) {
 			return api.Errorf(api.CodeWrongVaultKey, "wrong vault key")
 		}
@@ -93,7 +93,7 @@ func (s *Service) AddVaultKey(c *Caller, req *api.VaultKeyAddRequest) (*api.Vaul
 		if err := checkName("vault key", req.Name); err != nil {
 			return err
 		}
-		key := req.Key
+		key := req.Key.Value
 		switch {
 		case req.Generate && !key.IsEmpty():
 			return api.Errorf(api.CodeInvalidArgument, "give a vault key or ask to generate one, not both")
