@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -129,6 +130,9 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start opens the store with the vault closed and serves the API.
@@ -193,13 +197,15 @@ func (s *Server) Service() *service.Service { return s.svc }
 func (s *Server) Done() <-chan error { return s.done }
 
 // Close stops serving, waits for requests in flight, wipes the data key
-// and closes the store.
+// and closes the store. Later calls return the first call's result.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s.http.Shutdown(ctx)
-	s.svc.Vault().Close()
-	err = errors.Join(err, s.st.Close())
-	s.log.Info("server stopped")
-	return err
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		s.svc.Vault().Close()
+		s.closeErr = errors.Join(err, s.st.Close())
+		s.log.Info("server stopped")
+	})
+	return s.closeErr
 }

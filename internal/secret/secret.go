@@ -16,40 +16,51 @@ import (
 const redacted = "[redacted]"
 
 // Value is a secret byte string: a password, a PIN, a private key or a key.
-// The zero Value is empty.
+// The zero Value is empty. The bytes sit behind a pointer so that even
+// where fmt cannot call Format (a Value in an unexported field), it prints
+// an address and not the secret.
 type Value struct {
-	b []byte
+	p *[]byte
+}
+
+func (v Value) bytes() []byte {
+	if v.p == nil {
+		return nil
+	}
+	return *v.p
 }
 
 // New returns a Value holding a copy of b.
 func New(b []byte) Value {
-	return Value{b: append([]byte(nil), b...)}
+	c := append([]byte(nil), b...)
+	return Value{p: &c}
 }
 
 // FromString returns a Value holding s.
 func FromString(s string) Value {
-	return Value{b: []byte(s)}
+	b := []byte(s)
+	return Value{p: &b}
 }
 
 // Reveal returns the secret bytes. The caller must not keep or log them.
-func (v Value) Reveal() []byte { return v.b }
+func (v Value) Reveal() []byte { return v.bytes() }
 
 // Len returns the length of the secret in bytes.
-func (v Value) Len() int { return len(v.b) }
+func (v Value) Len() int { return len(v.bytes()) }
 
 // IsEmpty reports whether the Value holds no bytes.
-func (v Value) IsEmpty() bool { return len(v.b) == 0 }
+func (v Value) IsEmpty() bool { return len(v.bytes()) == 0 }
 
 // Equal reports whether v and w hold the same bytes, in constant time for
 // values of equal length.
 func (v Value) Equal(w Value) bool {
-	return subtle.ConstantTimeCompare(v.b, w.b) == 1
+	return subtle.ConstantTimeCompare(v.bytes(), w.bytes()) == 1
 }
 
 // Wipe overwrites the bytes of v with zeros. Copies made with Reveal are not
 // reached.
 func (v Value) Wipe() {
-	clear(v.b)
+	clear(v.bytes())
 }
 
 // String returns "[redacted]".
@@ -74,6 +85,7 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return errors.New("secret: want a JSON string")
 	}
-	v.b = []byte(s)
+	b2 := []byte(s)
+	v.p = &b2
 	return nil
 }

@@ -235,7 +235,8 @@ func TestChainSurvivesJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var prev []byte
 			var stored [][]byte
-			for i, detail := range []string{"plain", `<script>&"quotes"`, "ünïcødé ✓", "\x00\x7f"} {
+			details := []string{"plain", `<script>&"quotes"`, "ünïcødé ✓", "\x00\x7f"}
+			for i, detail := range details {
 				r := audit.Record{
 					Time:    tc.time,
 					Actor:   "admin",

@@ -205,11 +205,22 @@ func checkTarget(req *api.TargetCreateRequest) error {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// checkAddress accepts HOST:PORT with a port in 1..65535.
+// checkAddress accepts HOST or HOST:PORT with a port in 1..65535.
 func checkAddress(addr string) error {
+	bad := api.Errorf(api.CodeInvalidArgument, "address %q is not HOST or HOST:PORT", truncate(addr))
+	if addr == "" || len(addr) > maxAddress || strings.ContainsFunc(addr, isControl) ||
+		strings.ContainsAny(addr, " /") {
+		return bad
+	}
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" || len(addr) > maxAddress || strings.ContainsFunc(addr, isControl) {
-		return api.Errorf(api.CodeInvalidArgument, "address %q is not HOST:PORT", truncate(addr))
+	if err != nil {
+		if strings.Contains(addr, ":") && net.ParseIP(addr) == nil {
+			return bad
+		}
+		return nil
+	}
+	if host == "" {
+		return bad
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return api.Errorf(api.CodeInvalidArgument, "port %q of address is not in 1..65535", port)

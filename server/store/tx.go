@@ -12,9 +12,14 @@ import (
 
 // Tx is a write in progress. Its reads see its own staged writes.
 type Tx struct {
-	b      *pebble.Batch
-	audits []audit.Record
+	b        *pebble.Batch
+	audits   []audit.Record
+	onCommit []func()
 }
+
+// OnCommit registers fn to run once the write is durable, for effects
+// outside the store that must not happen unless it commits.
+func (tx *Tx) OnCommit(fn func()) { tx.onCommit = append(tx.onCommit, fn) }
 
 // Get decodes the record at key, as staged so far, into v.
 func (tx *Tx) Get(key []byte, v any) error { return getJSON(tx.b, key, v) }
@@ -51,28 +56,36 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
 
-	s.mu.Lock()
 	tx := &Tx{b: b}
+	if err := s.apply(tx, fn); err != nil {
+		return err
+	}
+	if err := b.SyncWait(); err != nil {
+		return fmt.Errorf("syncing: %w", err)
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
+}
+
+// apply runs fn and applies its batch under the writer's lock. The batch
+// is applied in the order the lock gives and synced by the caller outside
+// it, so that many Updates share one fsync.
+func (s *Store) apply(tx *Tx, fn func(tx *Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := fn(tx); err != nil {
-		s.mu.Unlock()
 		return err
 	}
 	head, err := s.linkAudits(tx)
 	if err == nil {
-		// Applied in the order the lock gives, synced outside it, so that
-		// many Updates share one fsync.
-		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
+		err = s.db.ApplyNoSyncWait(tx.b, pebble.Sync)
 	}
 	if err != nil {
-		s.mu.Unlock()
 		return fmt.Errorf("committing: %w", err)
 	}
 	s.head = head
-	s.mu.Unlock()
-
-	if err := b.SyncWait(); err != nil {
-		return fmt.Errorf("syncing: %w", err)
-	}
 	return nil
 }
 

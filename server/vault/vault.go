@@ -48,6 +48,11 @@ var (
 	ErrNoKey = errors.New("no vault key with this name")
 	// ErrShortKey is returned for a vault key under MinKeyLength characters.
 	ErrShortKey = fmt.Errorf("a vault key needs at least %d characters", MinKeyLength)
+	// ErrInitialized is returned by Initialize for a store that holds a
+	// vault.
+	ErrInitialized = errors.New("the data directory already holds a vault")
+	// ErrBadSlot is returned for a vault key slot with unusable parameters.
+	ErrBadSlot = errors.New("vault key slot is malformed")
 	// ErrNotInitialized is returned when the store has no vault.
 	ErrNotInitialized = errors.New("the data directory holds no vault; run passman server init")
 )
@@ -77,8 +82,14 @@ type Options struct {
 
 // EnsureDefaults fills zero fields with their defaults.
 func (o *Options) EnsureDefaults() {
-	if o.KDF == (KDF{}) {
-		o.KDF = DefaultKDF
+	if o.KDF.Time == 0 {
+		o.KDF.Time = DefaultKDF.Time
+	}
+	if o.KDF.Memory == 0 {
+		o.KDF.Memory = DefaultKDF.Memory
+	}
+	if o.KDF.Threads == 0 {
+		o.KDF.Threads = DefaultKDF.Threads
 	}
 	if o.WrongKeyDelay == 0 {
 		o.WrongKeyDelay = time.Second
@@ -109,11 +120,12 @@ type vaultMeta struct {
 	Version int       `json:"version"`
 }
 
-// Initialize creates the data key and the first vault key's slot in tx, and
-// leaves the vault open. It fails if the store already holds a vault.
+// Initialize creates the data key and the first vault key's slot in tx.
+// Once tx commits, the vault is open. It fails if the store already holds
+// a vault.
 func (v *Vault) Initialize(tx *store.Tx, name string, key secret.Value) error {
 	if ok, err := tx.Has(store.VaultKey()); err != nil || ok {
-		return errors.Join(err, errors.New("the data directory already holds a vault"))
+		return errors.Join(err, ErrInitialized)
 	}
 	dataKey := make([]byte, 32)
 	_, _ = rand.Read(dataKey)
@@ -123,9 +135,12 @@ func (v *Vault) Initialize(tx *store.Tx, name string, key secret.Value) error {
 	if err := v.putSlot(tx, name, key, dataKey); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.dataKey = dataKey
-	v.mu.Unlock()
+	tx.OnCommit(func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		clear(v.dataKey)
+		v.dataKey = dataKey
+	})
 	return nil
 }
 
@@ -266,6 +281,9 @@ func deriveKEK(s *model.VaultKeySlot, key secret.Value) []byte {
 }
 
 func unwrap(s *model.VaultKeySlot, key secret.Value) ([]byte, error) {
+	if s.Time == 0 || s.Memory == 0 || s.Threads == 0 {
+		return nil, ErrBadSlot
+	}
 	kek := deriveKEK(s, key)
 	defer clear(kek)
 	return open(kek, slotAD(s.Name), s.Wrapped)

@@ -569,8 +569,18 @@ func TestRemoveKey(t *testing.T) {
 		wantErr  error
 		wantKeys []string
 	}{
-		{name: "last key", remove: firstName, wantErr: vault.ErrLastKey, wantKeys: []string{firstName}},
-		{name: "unknown key", remove: "nobody", wantErr: vault.ErrNoKey, wantKeys: []string{firstName}},
+		{
+			name:     "last key",
+			remove:   firstName,
+			wantErr:  vault.ErrLastKey,
+			wantKeys: []string{firstName},
+		},
+		{
+			name:     "unknown key",
+			remove:   "nobody",
+			wantErr:  vault.ErrNoKey,
+			wantKeys: []string{firstName},
+		},
 		{
 			name:     "unknown key with others",
 			add:      []string{"second"},
@@ -578,7 +588,12 @@ func TestRemoveKey(t *testing.T) {
 			wantErr:  vault.ErrNoKey,
 			wantKeys: []string{firstName, "second"},
 		},
-		{name: "one of two", add: []string{"second"}, remove: firstName, wantKeys: []string{"second"}},
+		{
+			name:     "one of two",
+			add:      []string{"second"},
+			remove:   firstName,
+			wantKeys: []string{"second"},
+		},
 		{
 			name:     "added one of three",
 			add:      []string{"second", "third"},
@@ -611,7 +626,8 @@ func TestRemoveKey(t *testing.T) {
 			if tc.remove != firstName {
 				removedKey = "vault key called " + tc.remove
 			}
-			if _, err := e.v.Open(secret.FromString(removedKey)); !errors.Is(err, vault.ErrWrongKey) {
+			_, err := e.v.Open(secret.FromString(removedKey))
+			if !errors.Is(err, vault.ErrWrongKey) {
 				t.Errorf("Open with the removed key = %v; want ErrWrongKey", err)
 			}
 			for _, name := range tc.wantKeys {

@@ -1,0 +1,135 @@
+// Package testserver starts a real PassMan server for tests: a new data
+// directory, Pebble on disk, the HTTPS API on a random loopback port, and
+// a client holding the administrator's token. Its logs go to a buffer that
+// tests scan for secrets.
+package testserver
+
+import (
+	"bytes"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/server"
+	"github.com/passman-dev/passman/server/service"
+	"github.com/passman-dev/passman/server/vault"
+)
+
+// FastVault is a vault configuration with a cheap key derivation, so that
+// tests that open the vault many times stay fast. Production uses
+// vault.DefaultKDF.
+var FastVault = vault.Options{
+	KDF:           vault.KDF{Time: 1, Memory: 8 * 1024, Threads: 1},
+	WrongKeyDelay: 20 * time.Millisecond,
+}
+
+// Server is a running test server.
+type Server struct {
+	*server.Server
+	Dir       string
+	Bootstrap *service.Bootstrap
+	CACert    []byte
+	// Admin is a client with the administrator's token.
+	Admin *client.Client
+	Logs  *SyncBuffer
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Start initialises a data directory and starts a server on it with the
+// vault open.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := StartClosed(t)
+	if _, err := s.Admin.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(s.Bootstrap.VaultKey)}); err != nil {
+		t.Fatalf("opening vault: %v", err)
+	}
+	return s
+}
+
+// StartClosed is Start with the vault left closed.
+func StartClosed(t testing.TB) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	logs := &SyncBuffer{}
+	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
+	boot, err := server.Init(dir, server.InitOptions{Vault: FastVault}, log)
+	if err != nil {
+		t.Fatalf("initializing server: %v", err)
+	}
+	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs}
+	s.restart(t, log)
+	return s
+}
+
+func (s *Server) restart(t testing.TB, log hclog.Logger) {
+	t.Helper()
+	srv, err := server.Start(server.Config{DataDir: s.Dir, Listen: "127.0.0.1:0", Logger: log,
+		Vault: FastVault})
+	if err != nil {
+		t.Fatalf("starting server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	s.Server = srv
+	ca, err := os.ReadFile(server.CACertPath(s.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CACert = ca
+	s.Admin = s.Client(t, s.Bootstrap.AdminToken.Reveal())
+}
+
+// Restart stops the server and starts it again on the same data directory,
+// with the vault closed.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("stopping server: %v", err)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: s.Logs, Level: hclog.Debug})
+	s.restart(t, log)
+}
+
+// Client returns a client that sends token.
+func (s *Server) Client(t testing.TB, token []byte) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Addr: s.Addr(), Token: secretOf(token), CACert: s.CACert})
+	if err != nil {
+		t.Fatalf("making client: %v", err)
+	}
+	return c
+}
+
+// CheckLogs fails the test if any of the secrets appears in the logs.
+func (s *Server) CheckLogs(t testing.TB, secrets ...string) {
+	t.Helper()
+	logs := s.Logs.String()
+	for _, sec := range secrets {
+		if sec != "" && bytes.Contains([]byte(logs), []byte(sec)) {
+			t.Errorf("a secret appears in the server log")
+		}
+	}
+}
