@@ -80,9 +80,12 @@ func New(cfg Config) (*Client, error) {
 
 // FromEnv returns a Client configured from PASSMAN_ADDR, PASSMAN_TOKEN and
 // PASSMAN_CACERT (a file path).
-func FromEnv() (*Client, error) {
-	cfg := Config{Addr: os.Getenv(EnvAddr), Token: secret.FromString(os.Getenv(EnvToken))}
-	if p := os.Getenv(EnvCACert); p != "" {
+func FromEnv() (*Client, error) { return FromGetenv(os.Getenv) }
+
+// FromGetenv is FromEnv reading the variables through getenv.
+func FromGetenv(getenv func(string) string) (*Client, error) {
+	cfg := Config{Addr: getenv(EnvAddr), Token: secret.FromString(getenv(EnvToken))}
+	if p := getenv(EnvCACert); p != "" {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", EnvCACert, err)

@@ -97,7 +97,7 @@ func (s *Service) read(ev audit.Record, fn func(ev *audit.Record) error) error {
 		return s.fail(ev, err)
 	}
 	ev.Outcome = audit.OK
-	if err := s.st.Update(func(tx *store.Tx) error { tx.Audit(ev); return nil }); err != nil {
+	if err := s.st.AppendAudit(ev); err != nil {
 		return s.internal("writing audit record", err)
 	}
 	return nil
@@ -116,7 +116,7 @@ func (s *Service) fail(ev audit.Record, err error) error {
 	}
 	ev.Code = string(ae.Code)
 	ev.Detail = ae.Message
-	if aerr := s.st.Update(func(tx *store.Tx) error { tx.Audit(ev); return nil }); aerr != nil {
+	if aerr := s.st.AppendAudit(ev); aerr != nil {
 		s.log.Error("writing audit record failed", "op", ev.Op, "error", aerr)
 	}
 	return err

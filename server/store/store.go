@@ -18,9 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -37,6 +39,8 @@ type Store struct {
 	// mu makes Update the only writer and guards head.
 	mu   sync.Mutex
 	head auditHead
+
+	cache *readCache
 }
 
 type auditHead struct {
@@ -44,17 +48,29 @@ type auditHead struct {
 	Hash []byte `json:"hash"`
 }
 
+// cacheSize is Pebble's block cache. The model is small next to it, so
+// reads are served from memory.
+const cacheSize = 128 << 20
+
 // Open opens or creates the database in dir.
 func Open(dir string, log hclog.Logger) (*Store, error) {
+	cache := pebble.NewCache(cacheSize)
+	defer cache.Unref()
 	opts := &pebble.Options{
+		Cache:              cache,
 		Logger:             pebbleLogger{log.Named("pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
+	}
+	// Bloom filters on every level: permission checks look up grants that
+	// mostly do not exist, and a filter answers those without a block read.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening pebble in %s: %w", dir, err)
 	}
-	s := &Store{db: db, log: log}
+	s := &Store{db: db, log: log, cache: newReadCache()}
 	if err := s.Get(keyAuditHead, &s.head); err != nil && !errors.Is(err, ErrNotFound) {
 		_ = db.Close()
 		return nil, fmt.Errorf("reading audit head: %w", err)
@@ -67,9 +83,31 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Get decodes the record at key into v.
+// Get decodes the record at key into v, which must be a pointer. Records
+// read here may share maps and slices with later reads: treat them as
+// read-only, and read what is to be changed through a Tx.
 func (s *Store) Get(key []byte, v any) error {
-	return getJSON(s.db, key, v)
+	if hit, found := s.cache.get(key, v); hit {
+		if !found {
+			return ErrNotFound
+		}
+		return nil
+	}
+	gen := s.cache.generation()
+	b, c, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		s.cache.fill(gen, key, reflect.TypeOf(v), nil)
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	defer c.Close()
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", key, err)
+	}
+	s.cache.fill(gen, key, reflect.TypeOf(v), b)
+	return nil
 }
 
 // Has reports whether key holds a record.

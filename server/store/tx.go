@@ -15,6 +15,7 @@ type Tx struct {
 	b        *pebble.Batch
 	audits   []audit.Record
 	onCommit []func()
+	written  []string
 }
 
 // OnCommit registers fn to run once the write is durable, for effects
@@ -38,14 +39,20 @@ func (tx *Tx) Put(key []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", key, err)
 	}
-	return tx.b.Set(key, b, nil)
+	return tx.PutRaw(key, b)
 }
 
 // PutRaw stages the bytes b at key.
-func (tx *Tx) PutRaw(key, b []byte) error { return tx.b.Set(key, b, nil) }
+func (tx *Tx) PutRaw(key, b []byte) error {
+	tx.written = append(tx.written, string(key))
+	return tx.b.Set(key, b, nil)
+}
 
 // Delete stages the removal of key.
-func (tx *Tx) Delete(key []byte) error { return tx.b.Delete(key, nil) }
+func (tx *Tx) Delete(key []byte) error {
+	tx.written = append(tx.written, string(key))
+	return tx.b.Delete(key, nil)
+}
 
 // Audit stages an audit record; Update links it into the chain.
 func (tx *Tx) Audit(r audit.Record) { tx.audits = append(tx.audits, r) }
@@ -80,7 +87,9 @@ func (s *Store) apply(tx *Tx, fn func(tx *Tx) error) error {
 	}
 	head, err := s.linkAudits(tx)
 	if err == nil {
+		s.cache.beginWrite()
 		err = s.db.ApplyNoSyncWait(tx.b, pebble.Sync)
+		s.cache.endWrite(tx.written)
 	}
 	if err != nil {
 		return fmt.Errorf("committing: %w", err)
@@ -107,4 +116,20 @@ func (s *Store) linkAudits(tx *Tx) (auditHead, error) {
 		head = auditHead{Seq: r.Seq, Hash: r.Hash}
 	}
 	return head, tx.Put(keyAuditHead, head)
+}
+
+// AppendAudit writes audit records on their own, for requests that changed
+// nothing else, and returns once they are durable. It skips the indexed
+// batch that Update builds for reads.
+func (s *Store) AppendAudit(records ...audit.Record) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	tx := &Tx{b: b, audits: records}
+	if err := s.apply(tx, func(*Tx) error { return nil }); err != nil {
+		return err
+	}
+	if err := b.SyncWait(); err != nil {
+		return fmt.Errorf("syncing: %w", err)
+	}
+	return nil
 }

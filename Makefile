@@ -1,0 +1,45 @@
+# PassMan: build, test, run and measure.
+#
+#   make dev     run a server with an open vault, a local agent and a demo target
+#   make test    run every test, installing what the tests need when missing
+#   make bench   print the load generator's figures for this machine
+#   make lint    gofmt, go vet and the project's own lint rules
+#   make proto   regenerate the Go code from proto/*.proto
+
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+BENCH_DURATION ?= 5s
+
+.PHONY: all build dev test test-deps bench lint proto clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/passman ./cmd/passman
+
+dev: build
+	$(BIN)/passman dev
+
+test-deps:
+	./scripts/test-deps
+
+test: test-deps
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./server/store/ ./server/policy/
+	$(GO) run ./cmd/passman-bench -duration $(BENCH_DURATION)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 ./internal/lint/
+
+proto:
+	./scripts/gen-proto
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"encoding/json"
+	"reflect"
+	"sync"
+)
+
+// maxCacheEntries bounds the read cache; past it the cache starts over.
+const maxCacheEntries = 1 << 17
+
+// readCache keeps decoded records, and the absence of records, that Get
+// has read, so that the lookups every request makes (its token, the nodes
+// of its path, their grants) skip Pebble and JSON.
+//
+// Writers invalidate what they write. A reader only fills the cache when no
+// write was applied while it read: gen is odd while a write is being
+// applied and moves on after its keys are dropped, and readers compare it
+// under mu before storing.
+type readCache struct {
+	mu  sync.RWMutex
+	gen uint64
+	m   map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	typ     reflect.Type // the type Get decoded into, a pointer type
+	val     reflect.Value
+	missing bool
+}
+
+func newReadCache() *readCache { return &readCache{m: map[string]cacheEntry{}} }
+
+// get copies the cached record at key into v. It reports whether the cache
+// knew the key, and if so whether the record exists.
+func (c *readCache) get(key []byte, v any) (hit, found bool) {
+	c.mu.RLock()
+	e, ok := c.m[string(key)]
+	c.mu.RUnlock()
+	if !ok {
+		return false, false
+	}
+	if e.missing {
+		return true, false
+	}
+	t := reflect.TypeOf(v)
+	if e.typ != t {
+		return false, false
+	}
+	// A shallow copy: callers treat maps and slices of a record they read
+	// from the store as read-only, and Tx reads never come from here.
+	reflect.ValueOf(v).Elem().Set(e.val.Elem())
+	return true, true
+}
+
+// generation returns the current generation for a reader about to read.
+func (c *readCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// fill stores what a reader read at generation gen, unless a write was
+// applied meanwhile. raw nil means the record does not exist.
+func (c *readCache) fill(gen uint64, key []byte, t reflect.Type, raw []byte) {
+	if gen%2 == 1 {
+		return
+	}
+	e := cacheEntry{typ: t, missing: raw == nil}
+	if raw != nil {
+		e.val = reflect.New(t.Elem())
+		if json.Unmarshal(raw, e.val.Interface()) != nil {
+			return
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.m) >= maxCacheEntries {
+		clear(c.m)
+	}
+	c.m[string(key)] = e
+}
+
+// beginWrite marks a write as being applied.
+func (c *readCache) beginWrite() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+// endWrite drops the written keys and ends the write.
+func (c *readCache) endWrite(keys []string) {
+	c.mu.Lock()
+	for _, k := range keys {
+		delete(c.m, k)
+	}
+	c.gen++
+	c.mu.Unlock()
+}
