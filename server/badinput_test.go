@@ -39,10 +39,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 		do   func() error
 		code api.Code
 	}{
-		{"malformed json", func() error { return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":`)) }, api.CodeInvalidJSON},
-		{"not an object", func() error { return c.Raw(http.MethodPost, "/v1/folders", []byte(`[1,2]`)) }, api.CodeInvalidJSON},
-		{"wrong json type", func() error { return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":5}`)) }, api.CodeInvalidJSON},
-		{"trailing data", func() error { return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":"x"}{}`)) }, api.CodeInvalidJSON},
+		{"malformed json", func() error {
+			return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":`))
+		}, api.CodeInvalidJSON},
+		{"not an object", func() error {
+			return c.Raw(http.MethodPost, "/v1/folders", []byte(`[1,2]`))
+		}, api.CodeInvalidJSON},
+		{"wrong json type", func() error {
+			return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":5}`))
+		}, api.CodeInvalidJSON},
+		{"trailing data", func() error {
+			return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":"x"}{}`))
+		}, api.CodeInvalidJSON},
 		{"empty body", func() error { return c.Raw(http.MethodPost, "/v1/folders", []byte(``)) }, api.CodeInvalidJSON},
 		{"unknown field", func() error {
 			return c.Raw(http.MethodPost, "/v1/folders", []byte(`{"path":"x","owner":"me"}`))
@@ -55,7 +63,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"empty path element", func() error { _, err := c.CreateFolder("f//x"); return err }, api.CodeInvalidPath},
 		{"leading slash", func() error { _, err := c.CreateFolder("/x"); return err }, api.CodeInvalidPath},
 		{"dot dot", func() error { _, err := c.CreateFolder("f/.."); return err }, api.CodeInvalidName},
-		{"control character", func() error { _, err := c.CreateFolder("bad\x01name"); return err }, api.CodeInvalidName},
+		{"control character", func() error {
+			_, err := c.CreateFolder("bad\x01name")
+			return err
+		}, api.CodeInvalidName},
 		{"newline in name", func() error { _, err := c.CreateFolder("bad\nname"); return err }, api.CodeInvalidName},
 		{"user name with slash", func() error {
 			_, err := c.CreateUser(&api.UserCreateRequest{Name: "a/b"})
@@ -72,7 +83,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := c.CreateTarget(&api.TargetCreateRequest{Path: "f/web", Type: "ssh", Address: "h:22", Zone: "z"})
 			return err
 		}, api.CodeAlreadyExists},
-		{"folder named like a target", func() error { _, err := c.CreateFolder("f/web"); return err }, api.CodeAlreadyExists},
+		{"folder named like a target", func() error {
+			_, err := c.CreateFolder("f/web")
+			return err
+		}, api.CodeAlreadyExists},
 		{"duplicate account on target", func() error {
 			_, err := c.CreateAccount(&api.AccountCreateRequest{Path: "f/web/root",
 				Credentials: []api.CredentialSpec{{Type: pw}}})
@@ -84,7 +98,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			return err
 		}, api.CodeNotFound},
 		{"target in missing folder", func() error {
-			_, err := c.CreateTarget(&api.TargetCreateRequest{Path: "nope/web", Type: "ssh", Address: "h:22", Zone: "z"})
+			_, err := c.CreateTarget(&api.TargetCreateRequest{Path: "nope/web", Type: "ssh",
+				Address: "h:22", Zone: "z"})
 			return err
 		}, api.CodeNotFound},
 		{"bad address", func() error {
@@ -122,7 +137,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 				Value: sec("line1\nline2-Passw0rd!abc"), DatabaseOnly: true})
 			return err
 		}, api.CodeInvalidValue},
-		{"unsatisfiable policy", func() error { _, err := c.CreatePolicy(&tooStrict); return err }, api.CodeInvalidPolicy},
+		{"unsatisfiable policy", func() error {
+			_, err := c.CreatePolicy(&tooStrict)
+			return err
+		}, api.CodeInvalidPolicy},
 		{"policy of another type", func() error {
 			_, err := c.CreateAccount(&api.AccountCreateRequest{Path: "f/web/svc",
 				Credentials: []api.CredentialSpec{{Type: pw, Policy: "default-pin"}}})
@@ -140,13 +158,19 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := c.Grant(&api.GrantRequest{Path: "f", To: "mallory", Ops: []string{"read"}})
 			return err
 		}, api.CodeNotFound},
-		{"missing token", func() error { _, err := anon.ListAccounts("", "", ""); return err }, api.CodeUnauthenticated},
+		{"missing token", func() error {
+			_, err := anon.ListAccounts("", "", "")
+			return err
+		}, api.CodeUnauthenticated},
 		{"wrong token", func() error { _, err := wrong.ListAccounts("", "", ""); return err }, api.CodeUnauthenticated},
 		{"forbidden reset", func() error {
 			_, err := eve.Reset(&api.ResetRequest{Path: "f/web/root", Type: pw, Generate: true, DatabaseOnly: true})
 			return err
 		}, api.CodeForbidden},
-		{"forbidden existence probe", func() error { _, err := eve.ShowAccount("f/web/ghost"); return err }, api.CodeForbidden},
+		{"forbidden existence probe", func() error {
+			_, err := eve.ShowAccount("f/web/ghost")
+			return err
+		}, api.CodeForbidden},
 		{"forbidden vault key add", func() error {
 			_, err := eve.AddVaultKey(&api.VaultKeyAddRequest{Name: "k2", Generate: true})
 			return err
@@ -155,7 +179,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := c.AddVaultKey(&api.VaultKeyAddRequest{Name: "k2", Key: sec("too-short")})
 			return err
 		}, api.CodeInvalidArgument},
-		{"remove last vault key", func() error { return c.RemoveVaultKey(s.Bootstrap.VaultKeyName) }, api.CodeLastVaultKey},
+		{"remove last vault key", func() error {
+			return c.RemoveVaultKey(s.Bootstrap.VaultKeyName)
+		}, api.CodeLastVaultKey},
 		{"wrong vault key", func() error {
 			_, err := c.OpenVault(&api.VaultOpenRequest{Key: sec("wrong-vault-key-0123456789")})
 			return err
@@ -258,6 +284,7 @@ func TestVaultKeys(t *testing.T) {
 	}
 	_, err := c.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(s.Bootstrap.VaultKey)})
 	wantCode(t, err, api.CodeWrongVaultKey)
-	must[*api.VaultOpenResponse](t)(c.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(secret.FromString(added.GeneratedKey))}))
+	key := api.NewSecret(secret.FromString(added.GeneratedKey))
+	must[*api.VaultOpenResponse](t)(c.OpenVault(&api.VaultOpenRequest{Key: key}))
 	s.CheckLogs(t, added.GeneratedKey)
 }

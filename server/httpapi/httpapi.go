@@ -43,9 +43,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
+type authedFunc func(w http.ResponseWriter, r *http.Request, c *service.Caller)
+
 // authed wraps a handler that needs a caller: it authenticates the bearer
 // token and audits a refusal.
-func (h *Handler) authed(op string, fn func(w http.ResponseWriter, r *http.Request, c *service.Caller)) http.HandlerFunc {
+func (h *Handler) authed(op string, fn authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
 		if !ok {
@@ -159,6 +161,11 @@ func post[Req any](h *Handler, op string, fn func(c *service.Caller, req *Req) (
 		v, err := fn(c, req)
 		respond(w, v, err)
 	})
+}
+
+// rpc serves a POST by a service method that takes the decoded body.
+func rpc[Req, Resp any](h *Handler, op string, fn func(*service.Caller, *Req) (Resp, error)) http.HandlerFunc {
+	return post(h, op, func(c *service.Caller, req *Req) (any, error) { return fn(c, req) })
 }
 
 // get serves a GET answered from the query string.

@@ -7,11 +7,13 @@ import (
 
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/server/model"
-	"github.com/passman-dev/passman/server/policy"
 	"github.com/passman-dev/passman/server/service"
 )
 
-type caller = service.Caller
+type (
+	caller  = service.Caller
+	nameReq = api.NameRequest
+)
 
 func (h *Handler) routes() {
 	m, s := h.mux, h.svc
@@ -23,19 +25,15 @@ func (h *Handler) routes() {
 	m.Handle("GET /v1/vault/status", h.get("vault.status", func(c *caller, _ queryArgs) (any, error) {
 		return s.VaultStatus(c)
 	}))
-	m.Handle("POST /v1/vault/open", post(h, "vault.open", func(c *caller, r *api.VaultOpenRequest) (any, error) {
-		return s.OpenVault(c, r)
-	}))
+	m.Handle("POST /v1/vault/open", rpc(h, "vault.open", s.OpenVault))
 	m.Handle("POST /v1/vault/close", post(h, "vault.close", func(c *caller, _ *struct{}) (any, error) {
 		return api.VaultStatus{Open: false}, s.CloseVault(c)
 	}))
 	m.Handle("GET /v1/vault/keys", h.get("vault.key.list", func(c *caller, _ queryArgs) (any, error) {
 		return s.ListVaultKeys(c)
 	}))
-	m.Handle("POST /v1/vault/keys", post(h, "vault.key.add", func(c *caller, r *api.VaultKeyAddRequest) (any, error) {
-		return s.AddVaultKey(c, r)
-	}))
-	m.Handle("POST /v1/vault/keys/remove", post(h, "vault.key.remove", func(c *caller, r *api.NameRequest) (any, error) {
+	m.Handle("POST /v1/vault/keys", rpc(h, "vault.key.add", s.AddVaultKey))
+	m.Handle("POST /v1/vault/keys/remove", post(h, "vault.key.remove", func(c *caller, r *nameReq) (any, error) {
 		return struct{}{}, s.RemoveVaultKey(c, r.Name)
 	}))
 
@@ -49,9 +47,7 @@ func (h *Handler) routes() {
 		return struct{}{}, s.DeleteFolder(c, r.Path)
 	}))
 
-	m.Handle("POST /v1/targets", post(h, "target.create", func(c *caller, r *api.TargetCreateRequest) (any, error) {
-		return s.CreateTarget(c, r)
-	}))
+	m.Handle("POST /v1/targets", rpc(h, "target.create", s.CreateTarget))
 	m.Handle("GET /v1/targets", h.get("target.list", func(c *caller, q queryArgs) (any, error) {
 		return s.ListTargets(c, q.get("path"))
 	}))
@@ -72,9 +68,7 @@ func (h *Handler) routes() {
 
 func (h *Handler) accountRoutes() {
 	m, s := h.mux, h.svc
-	m.Handle("POST /v1/accounts", post(h, "account.create", func(c *caller, r *api.AccountCreateRequest) (any, error) {
-		return s.CreateAccount(c, r)
-	}))
+	m.Handle("POST /v1/accounts", rpc(h, "account.create", s.CreateAccount))
 	m.Handle("GET /v1/accounts", h.get("account.list", func(c *caller, q queryArgs) (any, error) {
 		return s.ListAccounts(c, service.AccountFilter{Folder: q.get("folder"),
 			Target: q.get("target"), Status: model.SyncStatus(q.get("status"))})
@@ -82,21 +76,11 @@ func (h *Handler) accountRoutes() {
 	m.Handle("GET /v1/accounts/show", h.get("account.show", func(c *caller, q queryArgs) (any, error) {
 		return s.ShowAccount(c, q.get("path"))
 	}))
-	m.Handle("POST /v1/accounts/reset", post(h, "account.reset", func(c *caller, r *api.ResetRequest) (any, error) {
-		return s.Reset(c, r)
-	}))
-	m.Handle("POST /v1/accounts/update", post(h, "account.update", func(c *caller, r *api.UpdateRequest) (any, error) {
-		return s.Update(c, r)
-	}))
-	m.Handle("POST /v1/accounts/restore", post(h, "account.restore", func(c *caller, r *api.RestoreRequest) (any, error) {
-		return s.Restore(c, r)
-	}))
-	m.Handle("POST /v1/accounts/checkout", post(h, "account.checkout", func(c *caller, r *api.CheckoutRequest) (any, error) {
-		return s.Checkout(c, r)
-	}))
-	m.Handle("POST /v1/accounts/checkin", post(h, "account.checkin", func(c *caller, r *api.CheckinRequest) (any, error) {
-		return s.Checkin(c, r)
-	}))
+	m.Handle("POST /v1/accounts/reset", rpc(h, "account.reset", s.Reset))
+	m.Handle("POST /v1/accounts/update", rpc(h, "account.update", s.Update))
+	m.Handle("POST /v1/accounts/restore", rpc(h, "account.restore", s.Restore))
+	m.Handle("POST /v1/accounts/checkout", rpc(h, "account.checkout", s.Checkout))
+	m.Handle("POST /v1/accounts/checkin", rpc(h, "account.checkin", s.Checkin))
 	m.Handle("GET /v1/accounts/revisions", h.get("account.revisions", func(c *caller, q queryArgs) (any, error) {
 		return s.Revisions(c, q.get("path"), model.CredentialType(q.get("type")))
 	}))
@@ -104,9 +88,7 @@ func (h *Handler) accountRoutes() {
 
 func (h *Handler) adminRoutes() {
 	m, s := h.mux, h.svc
-	m.Handle("POST /v1/policies", post(h, "policy.create", func(c *caller, r *policy.Policy) (any, error) {
-		return s.CreatePolicy(c, r)
-	}))
+	m.Handle("POST /v1/policies", rpc(h, "policy.create", s.CreatePolicy))
 	m.Handle("GET /v1/policies", h.get("policy.list", func(c *caller, _ queryArgs) (any, error) {
 		return s.ListPolicies(c)
 	}))
@@ -119,21 +101,15 @@ func (h *Handler) adminRoutes() {
 	m.Handle("GET /v1/jobs/{id}", h.get("job.show", func(c *caller, q queryArgs) (any, error) {
 		return s.ShowJob(c, q.path("id"))
 	}))
-	m.Handle("POST /v1/users", post(h, "user.create", func(c *caller, r *api.UserCreateRequest) (any, error) {
-		return s.CreateUser(c, r)
-	}))
+	m.Handle("POST /v1/users", rpc(h, "user.create", s.CreateUser))
 	m.Handle("GET /v1/users", h.get("user.list", func(c *caller, _ queryArgs) (any, error) {
 		return s.ListUsers(c)
 	}))
-	m.Handle("POST /v1/users/delete", post(h, "user.delete", func(c *caller, r *api.NameRequest) (any, error) {
+	m.Handle("POST /v1/users/delete", post(h, "user.delete", func(c *caller, r *nameReq) (any, error) {
 		return struct{}{}, s.DeleteUser(c, r.Name)
 	}))
-	m.Handle("POST /v1/permissions/grant", post(h, "permission.grant", func(c *caller, r *api.GrantRequest) (any, error) {
-		return s.Grant(c, r)
-	}))
-	m.Handle("POST /v1/permissions/revoke", post(h, "permission.revoke", func(c *caller, r *api.GrantRequest) (any, error) {
-		return s.Revoke(c, r)
-	}))
+	m.Handle("POST /v1/permissions/grant", rpc(h, "permission.grant", s.Grant))
+	m.Handle("POST /v1/permissions/revoke", rpc(h, "permission.revoke", s.Revoke))
 	m.Handle("GET /v1/permissions", h.get("permission.list", func(c *caller, q queryArgs) (any, error) {
 		return s.ListGrants(c, q.get("path"))
 	}))

@@ -151,9 +151,10 @@ func checkValue(t model.CredentialType, v secret.Value) error {
 	return nil
 }
 
-// value returns the typed value, or one generated from the policy of
+// valueOf returns the typed value, or one generated from the policy of
 // credential t of node.
-func valueOf(g getter, node *model.Node, t model.CredentialType, typed secret.Value, generate bool) (secret.Value, error) {
+func valueOf(g getter, node *model.Node, t model.CredentialType, typed secret.Value,
+	generate bool) (secret.Value, error) {
 	switch {
 	case generate && !typed.IsEmpty():
 		return secret.Value{}, api.Errorf(api.CodeInvalidArgument,

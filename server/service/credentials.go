@@ -330,7 +330,8 @@ func (s *Service) Checkin(c *Caller, req *api.CheckinRequest) (*api.Account, err
 	return &out, err
 }
 
-func (s *Service) endCheckouts(tx *store.Tx, c *Caller, a *account, t model.CredentialType) ([]model.CredentialType, error) {
+func (s *Service) endCheckouts(tx *store.Tx, c *Caller, a *account,
+	t model.CredentialType) ([]model.CredentialType, error) {
 	creds := a.list()
 	if t != "" {
 		cr, err := a.credential(t)

@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/internal/secret"
@@ -53,39 +54,54 @@ func (s *Service) Authenticate(tok secret.Value) (*Caller, error) {
 }
 
 // Login checks a user's password and returns a new API token. A failure is
-// audited and says only that the name or password is wrong.
+// audited and says only that the name or password is wrong; it takes as
+// long whether or not the user exists, and the password is checked outside
+// the store's write lock so that guessing cannot stall other writes.
 func (s *Service) Login(req *api.LoginRequest) (*api.LoginResponse, error) {
-	ev := audit.Record{Actor: req.User, Op: "login"}
-	if checkName("user", req.User) != nil {
-		ev.Actor = "-"
+	ev := audit.Record{Actor: "-", Op: "login"}
+	var u model.User
+	err := s.st.Get(store.UserKey(req.User), &u)
+	exists := err == nil && checkName("user", req.User) == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, s.internal("reading user", err)
+	}
+	if exists {
+		ev.Actor = u.Name
+	}
+	hash := u.PasswordHash
+	if !exists || hash == "" {
+		hash = dummyHash
+	}
+	ok, err := auth.CheckPassword(hash, req.Password.Value)
+	if err != nil {
+		return nil, s.internal("checking password", err)
+	}
+	if !ok || !exists || u.PasswordHash == "" {
+		return nil, s.fail(ev, api.Errorf(api.CodeUnauthenticated, "wrong user name or password"))
 	}
 	var out *api.LoginResponse
-	err := s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
-		var u model.User
-		err := tx.Get(store.UserKey(req.User), &u)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		ok := false
-		if err == nil && u.PasswordHash != "" {
-			if ok, err = auth.CheckPassword(u.PasswordHash, req.Password.Value); err != nil {
-				return err
-			}
-		}
-		if !ok {
-			return api.Errorf(api.CodeUnauthenticated, "wrong user name or password")
+	err = s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
+		if ok, err := tx.Has(store.UserKey(u.Name)); err != nil || !ok {
+			return errors.Join(err, api.Errorf(api.CodeUnauthenticated, "wrong user name or password"))
 		}
 		tok, hash := auth.NewToken()
-		t := &model.Token{Hash: hash, User: u.Name, Created: s.now()}
 		out = &api.LoginResponse{User: u.Name, Token: string(tok.Reveal())}
-		return putToken(tx, t)
+		return putToken(tx, &model.Token{Hash: hash, User: u.Name, Created: s.now()})
 	})
 	return out, err
 }
 
+// dummyHash is checked against when there is no user or no password, so
+// that a refusal costs the same either way.
+var dummyHash = auth.HashPassword(secret.FromString("no user has this password"))
+
 // CreateUser adds a local user. It needs manage_permissions on the vault.
 func (s *Service) CreateUser(c *Caller, req *api.UserCreateRequest) (*api.User, error) {
 	var out *api.User
+	var hash string
+	if !req.Password.IsEmpty() && len([]rune(string(req.Password.Reveal()))) >= MinPasswordLength {
+		hash = auth.HashPassword(req.Password.Value)
+	}
 	err := s.write(event(c, "user.create", req.Name), func(tx *store.Tx, _ *audit.Record) error {
 		if err := s.authorizeRoot(tx, c, auth.OpManagePermissions); err != nil {
 			return err
@@ -106,9 +122,7 @@ func (s *Service) CreateUser(c *Caller, req *api.UserCreateRequest) (*api.User, 
 			return errors.Join(err, api.Errorf(api.CodeAlreadyExists, "user %q exists", req.Name))
 		}
 		u := &model.User{Name: req.Name, Groups: req.Groups, Created: s.now()}
-		if !req.Password.IsEmpty() {
-			u.PasswordHash = auth.HashPassword(req.Password.Value)
-		}
+		u.PasswordHash = hash
 		out = &api.User{Name: u.Name, Groups: u.Groups, Created: u.Created}
 		return putUser(tx, u)
 	})
@@ -162,6 +176,29 @@ func (s *Service) DeleteUser(c *Caller, name string) error {
 				return err
 			}
 		}
+		if err := deleteGrantsOf(tx, name); err != nil {
+			return err
+		}
 		return tx.Delete(store.UserKey(name))
 	})
+}
+
+// deleteGrantsOf stages the removal of every grant to principal.
+func deleteGrantsOf(tx *store.Tx, principal string) error {
+	var keys [][]byte
+	err := tx.Scan(store.AllGrantsPrefix(), func(k, _ []byte) error {
+		if strings.HasSuffix(string(k), "/"+principal) {
+			keys = append(keys, slices.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

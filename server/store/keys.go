@@ -153,3 +153,6 @@ func AuditPrefix() []byte { return []byte(prefixAudit) }
 func TokenKeyOf(user string, indexKey []byte) []byte {
 	return append([]byte(prefixToken), indexKey[len(UserTokenPrefix(user)):]...)
 }
+
+// AllGrantsPrefix is the prefix of every grant on every node.
+func AllGrantsPrefix() []byte { return []byte(prefixGrant) }
