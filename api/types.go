@@ -95,6 +95,9 @@ type TargetCreateRequest struct {
 	Address string            `json:"address"`
 	Zone    string            `json:"zone"`
 	Params  map[string]string `json:"params,omitempty"`
+	// ReconcileAccount names the account of this target that can reset
+	// the others; it is created like any other account.
+	ReconcileAccount string `json:"reconcile_account,omitempty"`
 }
 
 // Target describes a target.
@@ -105,7 +108,10 @@ type Target struct {
 	Zone     string            `json:"zone"`
 	Params   map[string]string `json:"params,omitempty"`
 	Accounts int               `json:"accounts"`
-	Created  time.Time         `json:"created"`
+	// HostKey is the pinned host key, once a check has seen one.
+	HostKey          string    `json:"host_key,omitempty"`
+	ReconcileAccount string    `json:"reconcile_account,omitempty"`
+	Created          time.Time `json:"created"`
 }
 
 // TargetList answers GET /v1/targets.
@@ -169,6 +175,9 @@ type ResetRequest struct {
 	Generate     bool                 `json:"generate,omitempty"`
 	DatabaseOnly bool                 `json:"database_only,omitempty"`
 	Force        bool                 `json:"force,omitempty"`
+	// Reconcile changes the credential with the target's reconcile account
+	// instead of the account's current credential.
+	Reconcile bool `json:"reconcile,omitempty"`
 }
 
 // UpdateRequest is the body of POST /v1/accounts/update: Update

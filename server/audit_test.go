@@ -36,11 +36,11 @@ func auditActivity(t *testing.T, s *testserver.Server) []string {
 		DatabaseOnly: true}))
 	must[*api.JobResponse](t)(c.Reset(&api.ResetRequest{Path: path, Type: pw, Generate: true,
 		DatabaseOnly: true}))
+	must[*api.JobResponse](t)(c.Restore(&api.RestoreRequest{Path: path, Type: pw, Revision: 1,
+		DatabaseOnly: true}))
 	generated := must[*api.CheckoutResponse](t)(c.Checkout(&api.CheckoutRequest{Path: path,
 		Type: pw, ForSeconds: 600})).Value
 	must[*api.Account](t)(c.Checkin(&api.CheckinRequest{Path: path}))
-	must[*api.JobResponse](t)(c.Restore(&api.RestoreRequest{Path: path, Type: pw, Revision: 1,
-		DatabaseOnly: true}))
 	key := must[*api.VaultKeyAddResponse](t)(c.AddVaultKey(&api.VaultKeyAddRequest{
 		Name: "backup", Generate: true})).GeneratedKey
 

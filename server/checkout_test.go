@@ -171,10 +171,10 @@ func TestExclusiveCheckout(t *testing.T) {
 		{"checkout expires", expire, ""},
 		{"expired checkout does not block a checkout", checkout(carol, exclusive), ""},
 		{"second checkout expires", expire, ""},
-		{"expired checkout does not block a reset", func(*testing.T) error {
+		{"a reset waits for the AutoReset the checkins started", func(*testing.T) error {
 			_, err := c.Reset(resetDB)
 			return err
-		}, ""},
+		}, api.CodeChanging},
 		{"expired checkout cannot be checked in", checkin(carol), api.CodeNotCheckedOut},
 	})
 }

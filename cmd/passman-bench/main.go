@@ -113,7 +113,8 @@ func start(accounts int) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.Start(server.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: log})
+	srv, err := server.Start(server.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: log,
+		NATSListen: "127.0.0.1:0"})
 	if err != nil {
 		return nil, err
 	}

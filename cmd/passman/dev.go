@@ -121,6 +121,7 @@ func startDev(o devOptions) (env *devEnv, err error) {
 	env.token, env.caCert = b.AdminToken, server.CACertPath(env.dataDir)
 	env.srv, err = server.Start(server.Config{
 		DataDir: env.dataDir, Listen: o.listen, Logger: o.log, Vault: o.vault,
+		NATSListen: "127.0.0.1:0",
 	})
 	if err != nil {
 		return env, fmt.Errorf("starting server: %w", err)

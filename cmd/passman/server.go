@@ -47,6 +47,10 @@ func (m *cmdline) serverCommand() *cli.Command {
 				Flags: append([]cli.Flag{
 					dataFlag(),
 					listenFlag(),
+					&cli.StringFlag{Name: "nats-listen", Value: "127.0.0.1:4222",
+						Usage: "address of the embedded NATS server agents connect to"},
+					&cli.StringFlag{Name: "nats-url", Usage: "use this external NATS " +
+						"cluster instead of the embedded server"},
 				}, logFlags()...),
 				Action: act(m.serverRun),
 			},
@@ -153,8 +157,12 @@ func (m *cmdline) serverRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.IsSet("nats-listen") && c.IsSet("nats-url") {
+		return usagef("--nats-listen and --nats-url exclude each other")
+	}
 	srv, err := server.Start(server.Config{
 		DataDir: dir, Listen: c.String("listen"), Logger: log, Vault: m.vault,
+		NATSListen: c.String("nats-listen"), NATSURL: c.String("nats-url"),
 	})
 	if err != nil {
 		return fmt.Errorf("starting server: %w", err)

@@ -31,6 +31,8 @@ var FastVault = vault.Options{
 // Server is a running test server.
 type Server struct {
 	*server.Server
+	// Options configures the service; set it through StartWith.
+	Options   service.Options
 	Dir       string
 	Bootstrap *service.Bootstrap
 	CACert    []byte
@@ -70,8 +72,24 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartWith is Start with service options, such as a clock or short job
+// deadlines.
+func StartWith(t testing.TB, opts service.Options) *Server {
+	t.Helper()
+	s := startClosed(t, opts)
+	if _, err := s.Admin.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(s.Bootstrap.VaultKey)}); err != nil {
+		t.Fatalf("opening vault: %v", err)
+	}
+	return s
+}
+
 // StartClosed is Start with the vault left closed.
 func StartClosed(t testing.TB) *Server {
+	t.Helper()
+	return startClosed(t, service.Options{})
+}
+
+func startClosed(t testing.TB, opts service.Options) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &SyncBuffer{}
@@ -80,7 +98,7 @@ func StartClosed(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("initializing server: %v", err)
 	}
-	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs}
+	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: opts}
 	s.restart(t, log)
 	return s
 }
@@ -88,7 +106,7 @@ func StartClosed(t testing.TB) *Server {
 func (s *Server) restart(t testing.TB, log hclog.Logger) {
 	t.Helper()
 	srv, err := server.Start(server.Config{DataDir: s.Dir, Listen: "127.0.0.1:0", Logger: log,
-		Vault: FastVault})
+		Vault: FastVault, NATSListen: "127.0.0.1:0", Service: s.Options})
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}

@@ -68,3 +68,11 @@ func ParseKeys(b []byte) (*Keys, error) {
 
 // String hides the keys.
 func (k *Keys) String() string { return "agent keys of " + k.AgentID }
+
+// CheckHPKEPublic reports whether b is a public key jobs can be sealed to.
+func CheckHPKEPublic(b []byte) error {
+	if _, err := kem.NewPublicKey(b); err != nil {
+		return fmt.Errorf("parsing HPKE public key: %w", err)
+	}
+	return nil
+}

@@ -28,13 +28,14 @@ const (
 	OpManageVaultKeys   Op = "manage_vault_keys"
 	OpManagePermissions Op = "manage_permissions"
 	OpReadAudit         Op = "read_audit"
+	OpManageAgents      Op = "manage_agents"
 )
 
 // AllOps lists every operation, in the order they are shown.
 var AllOps = []Op{
 	OpRead, OpCreate, OpUpdate, OpDelete, OpMove, OpCheckOut, OpCheck, OpReset,
 	OpUpdateCredentials, OpCheckIn, OpReadRevisions, OpRestore, OpOpenVault,
-	OpManageVaultKeys, OpManagePermissions, OpReadAudit,
+	OpManageVaultKeys, OpManagePermissions, OpReadAudit, OpManageAgents,
 }
 
 // ParseOps parses a comma-separated list of operations; "all" stands for

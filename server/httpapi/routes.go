@@ -81,6 +81,7 @@ func (h *Handler) accountRoutes() {
 	m.Handle("POST /v1/accounts/restore", rpc(h, "account.restore", s.Restore))
 	m.Handle("POST /v1/accounts/checkout", rpc(h, "account.checkout", s.Checkout))
 	m.Handle("POST /v1/accounts/checkin", rpc(h, "account.checkin", s.Checkin))
+	m.Handle("POST /v1/accounts/check", rpc(h, "account.check", s.Check))
 	m.Handle("GET /v1/accounts/revisions", h.get("account.revisions", func(c *caller, q queryArgs) (any, error) {
 		return s.Revisions(c, q.get("path"), model.CredentialType(q.get("type")))
 	}))
@@ -112,6 +113,11 @@ func (h *Handler) adminRoutes() {
 	m.Handle("POST /v1/permissions/revoke", rpc(h, "permission.revoke", s.Revoke))
 	m.Handle("GET /v1/permissions", h.get("permission.list", func(c *caller, q queryArgs) (any, error) {
 		return s.ListGrants(c, q.get("path"))
+	}))
+	m.Handle("POST /v1/agents/tokens", rpc(h, "agent.token.create", s.CreateAgentToken))
+	m.HandleFunc("POST /v1/agents/enroll", h.enroll)
+	m.Handle("GET /v1/agents", h.get("agent.list", func(c *caller, _ queryArgs) (any, error) {
+		return s.ListAgents(c)
 	}))
 	m.Handle("GET /v1/audit", h.get("audit.list", h.listAudit))
 	m.Handle("GET /v1/audit/verify", h.get("audit.verify", func(c *caller, _ queryArgs) (any, error) {
@@ -147,5 +153,18 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := h.svc.Login(req)
+	respond(w, v, err)
+}
+
+// enroll needs no API token: the one-time enrollment token in the body is
+// the credential.
+func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
+	req := new(api.EnrollRequest)
+	if err := decode(w, r, req); err != nil {
+		h.svc.Refused("", "agent.enroll", err.(*api.Error))
+		writeError(w, err)
+		return
+	}
+	v, err := h.svc.Enroll(r.Context(), req)
 	respond(w, v, err)
 }

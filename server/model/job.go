@@ -13,6 +13,11 @@ const (
 	JobCheckOut JobKind = "checkout"
 	JobCheckIn  JobKind = "checkin"
 	JobRestore  JobKind = "restore"
+	// JobResolve settles which of a credential's candidates a target holds
+	// after a change whose outcome is unknown.
+	JobResolve JobKind = "resolve"
+	// JobAutoReset changes a credential after its checkout ended.
+	JobAutoReset JobKind = "autoreset"
 )
 
 // JobState is where a job is in its life.
@@ -49,6 +54,25 @@ type Job struct {
 	Steps          []JobStep      `json:"steps"`
 	Outcome        string         `json:"outcome,omitempty"`
 	Reason         string         `json:"reason,omitempty"`
+
+	// Zone is the zone of the job's target, whose agents may run it.
+	Zone string `json:"zone,omitempty"`
+	// AgentID is the agent the job was handed to; a job is never handed
+	// to another agent before its deadline.
+	AgentID string `json:"agent_id,omitempty"`
+	// Dispatched is when the job was handed to AgentID.
+	Dispatched time.Time `json:"dispatched,omitzero"`
+	// Candidates are the versions a check tries, in order.
+	Candidates []uint64 `json:"candidates,omitempty"`
+	// Reconcile says the change logs in with the target's reconcile
+	// account.
+	Reconcile bool `json:"reconcile,omitempty"`
+	// PrevStatus and PrevReason are the credential's status before the
+	// job, restored when the job fails without touching the target.
+	PrevStatus SyncStatus `json:"prev_status,omitempty"`
+	PrevReason string     `json:"prev_reason,omitempty"`
+	// Resolves is the job whose unknown outcome this job settles.
+	Resolves string `json:"resolves,omitempty"`
 }
 
 // JobStep records a state a job entered and when.

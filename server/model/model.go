@@ -52,6 +52,12 @@ type Node struct {
 	Address string            `json:"address,omitempty"`
 	Zone    string            `json:"zone,omitempty"`
 	Params  map[string]string `json:"params,omitempty"`
+	// Target only: the pinned host key, learnt at the first successful
+	// check and enforced after, for protocols that have one.
+	HostKey string `json:"host_key,omitempty"`
+	// Target only: the name of the account on this target that can reset
+	// the others' credentials.
+	ReconcileAccount string `json:"reconcile_account,omitempty"`
 
 	// Account only: the policy name per credential type; absent means the
 	// default policy of that type.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -34,6 +35,7 @@ type change struct {
 	typ          model.CredentialType
 	databaseOnly bool
 	force        bool
+	reconcile    bool
 	source       string
 	// value produces the new value once the account is loaded.
 	value func(tx *store.Tx, a *account, cr *model.Credential) (secret.Value, error)
@@ -48,7 +50,7 @@ func (s *Service) Reset(c *Caller, req *api.ResetRequest) (*api.JobResponse, err
 	}
 	return s.change(c, change{
 		kind: model.JobReset, op: auth.OpReset, path: req.Path, typ: req.Type,
-		databaseOnly: req.DatabaseOnly, force: req.Force, source: source,
+		databaseOnly: req.DatabaseOnly, force: req.Force, reconcile: req.Reconcile, source: source,
 		value: func(tx *store.Tx, a *account, _ *model.Credential) (secret.Value, error) {
 			return valueOf(tx, a.node, req.Type, req.Value.Value, req.Generate)
 		},
@@ -145,7 +147,19 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 		out.Account = accountView(a)
 		return a.save(tx)
 	})
+	if err == nil && !out.Job.State.Final() {
+		s.dispatchNow(out.Job.ID)
+	}
 	return out, err
+}
+
+// dispatchNow hands a new job to an agent at once; the job loop retries
+// whatever fails here.
+func (s *Service) dispatchNow(jobID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.logErr("dispatching job", jobID, s.dispatch(ctx, jobID))
+	s.kick()
 }
 
 // changeAllowed refuses a change while another is in flight, while someone
@@ -153,8 +167,12 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 // account without force.
 func (s *Service) changeAllowed(c *Caller, a *account, cr *model.Credential, ch change) error {
 	if cr.Pending != 0 {
-		return api.Errorf(api.CodeChanging,
-			"a change of this %s is in flight (job %s); wait for it to end", cr.Type, cr.PendingJob)
+		if s.changeInFlight(s.st, cr) {
+			return api.Errorf(api.CodeChanging,
+				"a change of this %s is in flight (job %s); wait for it to end", cr.Type, cr.PendingJob)
+		}
+		return api.Errorf(api.CodeChanging, "an earlier change of this %s was never confirmed; "+
+			"run passman account check %s to settle which value the target holds", cr.Type, a.ch.path())
 	}
 	if co := cr.Checkout; co.Active(s.now()) && co.User != c.User {
 		return api.Errorf(api.CodeCheckedOut, "the %s is checked out by %s until %s",
@@ -199,10 +217,17 @@ func (s *Service) apply(tx *store.Tx, c *Caller, a *account, cr *model.Credentia
 		}
 		job.Enter(model.JobSucceeded, now, job.Outcome)
 	} else {
+		target := a.ch[len(a.ch)-2]
+		job.Zone, job.PrevStatus, job.PrevReason = target.Zone, cr.Status, cr.Reason
+		job.Reconcile = ch.reconcile || cr.Current == 0
+		if job.Reconcile && target.ReconcileAccount == "" {
+			return nil, api.Errorf(api.CodeInvalidArgument, "the %s of %q has no current value and "+
+				"target %q has no reconcile account to set one with", cr.Type, a.ch.path(), target.Name)
+		}
 		cr.Pending, cr.PendingJob = n, job.ID
 		cr.Status, cr.Reason = model.Changing, reasonWaitingAgent
 		job.Deadline = now.Add(s.opts.JobDeadline)
-		job.Enter(model.JobWaitingAgent, now, "waiting for an agent of zone "+a.ch[len(a.ch)-2].Zone)
+		job.Enter(model.JobWaitingAgent, now, "waiting for an agent of zone "+target.Zone)
 	}
 	a.node.LastAction = &model.Action{Op: string(ch.kind), By: c.User, At: now, Note: job.Outcome}
 	return job, putJob(tx, job, "")
@@ -240,8 +265,18 @@ func (s *Service) Checkout(c *Caller, req *api.CheckoutRequest) (*api.CheckoutRe
 		ev.Detail = fmt.Sprintf("%s version %d", cr.Type, cr.Current)
 		if req.ForSeconds > 0 {
 			now := s.now()
+			if tx, ok := g.(*store.Tx); ok && cr.Checkout != nil {
+				if err := tx.Delete(store.CheckoutKey(cr.Checkout.Until, a.node.ID, cr.Type)); err != nil {
+					return nil, err
+				}
+			}
 			cr.Checkout = &model.Checkout{User: c.User, Since: now, Exclusive: true,
 				Until: now.Add(time.Duration(req.ForSeconds) * time.Second), Reason: req.Reason}
+			if tx, ok := g.(*store.Tx); ok {
+				if err := tx.PutRaw(store.CheckoutKey(cr.Checkout.Until, a.node.ID, cr.Type), nil); err != nil {
+					return nil, err
+				}
+			}
 			out.Checkout = cr.Checkout
 			ev.Detail += ", exclusive until " + cr.Checkout.Until.Format(time.RFC3339)
 			a.node.LastAction = &model.Action{Op: "checkout", By: c.User, At: now}
@@ -306,6 +341,7 @@ func (s *Service) checkoutTarget(g getter, c *Caller, req *api.CheckoutRequest) 
 // anyone's for a caller with the checkin permission.
 func (s *Service) Checkin(c *Caller, req *api.CheckinRequest) (*api.Account, error) {
 	var out api.Account
+	var jobs []string
 	err := s.write(event(c, "account.checkin", req.Path), func(tx *store.Tx, ev *audit.Record) error {
 		if err := s.needOpen(); err != nil {
 			return err
@@ -324,9 +360,22 @@ func (s *Service) Checkin(c *Caller, req *api.CheckinRequest) (*api.Account, err
 		}
 		ev.Detail = fmt.Sprintf("checked in %v", ended)
 		a.node.LastAction = &model.Action{Op: "checkin", By: c.User, At: s.now()}
+		for _, t := range ended {
+			id, err := s.autoReset(tx, c.User, a, a.creds[t])
+			if err != nil {
+				return err
+			}
+			if id != "" {
+				ev.Detail += ", autoreset job " + id
+				jobs = append(jobs, id)
+			}
+		}
 		out = accountView(a)
 		return a.save(tx)
 	})
+	for _, id := range jobs {
+		s.dispatchNow(id)
+	}
 	return &out, err
 }
 
@@ -349,6 +398,9 @@ func (s *Service) endCheckouts(tx *store.Tx, c *Caller, a *account,
 			if err := s.authorize(tx, c, a.ch, auth.OpCheckIn); err != nil {
 				return nil, err
 			}
+		}
+		if err := tx.Delete(store.CheckoutKey(cr.Checkout.Until, a.node.ID, cr.Type)); err != nil {
+			return nil, err
 		}
 		cr.Checkout = nil
 		ended = append(ended, cr.Type)

@@ -197,6 +197,11 @@ func checkTarget(req *api.TargetCreateRequest) error {
 	if err := checkAddress(req.Address); err != nil {
 		return err
 	}
+	if req.ReconcileAccount != "" {
+		if err := checkName("reconcile account", req.ReconcileAccount); err != nil {
+			return err
+		}
+	}
 	if len(req.Params) > maxParams {
 		return api.Errorf(api.CodeInvalidArgument, "a target takes at most %d parameters", maxParams)
 	}
@@ -253,7 +258,7 @@ func (s *Service) CreateTarget(c *Caller, req *api.TargetCreateRequest) (*api.Ta
 		}
 		n := &model.Node{ID: model.NewID(), Kind: model.KindTarget, ParentID: parent.leaf().ID,
 			Name: name, Created: s.now(), Type: req.Type, Address: req.Address, Zone: req.Zone,
-			Params: req.Params}
+			Params: req.Params, ReconcileAccount: req.ReconcileAccount}
 		out = targetView(append(parent, n), 0)
 		return addNode(tx, n)
 	})
@@ -263,7 +268,8 @@ func (s *Service) CreateTarget(c *Caller, req *api.TargetCreateRequest) (*api.Ta
 func targetView(ch chain, accounts int) *api.Target {
 	n := ch.leaf()
 	return &api.Target{Path: ch.path(), Type: n.Type, Address: n.Address, Zone: n.Zone,
-		Params: n.Params, Accounts: accounts, Created: n.Created}
+		Params: n.Params, Accounts: accounts, Created: n.Created, HostKey: n.HostKey,
+		ReconcileAccount: n.ReconcileAccount}
 }
 
 // ListTargets lists the targets under a folder that the caller may read.

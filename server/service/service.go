@@ -32,6 +32,13 @@ type Options struct {
 	JobDeadline time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// CACert is the PEM of the CA agents trust for NATS.
+	CACert []byte
+	// Tick is how often unfinished jobs are looked at. Default 1s.
+	Tick time.Duration
+	// Grace is how long after a job's deadline the server waits for the
+	// agent's events before it decides the job's outcome. Default 5s.
+	Grace time.Duration
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -42,6 +49,12 @@ func (o *Options) EnsureDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Tick == 0 {
+		o.Tick = time.Second
+	}
+	if o.Grace == 0 {
+		o.Grace = 5 * time.Second
+	}
 }
 
 // Service runs PassMan's operations on a store and its vault.
@@ -50,12 +63,27 @@ type Service struct {
 	vault *vault.Vault
 	log   hclog.Logger
 	opts  Options
+
+	bus    Bus
+	agents agents
+	sent   published
+	// kickCh wakes the job loop early: an agent came online, a job was
+	// recorded.
+	kickCh chan struct{}
 }
 
 // New returns a Service on st and v.
 func New(st *store.Store, v *vault.Vault, log hclog.Logger, opts Options) *Service {
 	opts.EnsureDefaults()
-	return &Service{st: st, vault: v, log: log, opts: opts}
+	return &Service{st: st, vault: v, log: log, opts: opts, kickCh: make(chan struct{}, 1)}
+}
+
+// kick wakes the job loop.
+func (s *Service) kick() {
+	select {
+	case s.kickCh <- struct{}{}:
+	default:
+	}
 }
 
 // Vault returns the service's vault.

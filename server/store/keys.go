@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/passman-dev/passman/server/model"
 )
@@ -27,6 +28,10 @@ import (
 //	j/<id>                          job (ids sort by creation time)
 //	J/<state>/<id>                  jobs by state
 //	A/<seq hex>                     audit record (16 hex digits)
+//	a/<id>                          enrolled agent
+//	N/<nkey>                        agents by NATS key
+//	e/<sha-256 hex>                 agent enrollment token, by the hash of its secret
+//	X/<end ns hex>/<account>/<type> exclusive checkouts by the time they end
 const (
 	prefixMeta     = "m/"
 	prefixNode     = "n/"
@@ -42,6 +47,10 @@ const (
 	prefixJob      = "j/"
 	prefixJobState = "J/"
 	prefixAudit    = "A/"
+	prefixAgent    = "a/"
+	prefixAgentKey = "N/"
+	prefixEnroll   = "e/"
+	prefixCheckout = "X/"
 )
 
 var (
@@ -156,3 +165,25 @@ func TokenKeyOf(user string, indexKey []byte) []byte {
 
 // AllGrantsPrefix is the prefix of every grant on every node.
 func AllGrantsPrefix() []byte { return []byte(prefixGrant) }
+
+// AgentKey is the key of the agent with id.
+func AgentKey(id string) []byte { return []byte(prefixAgent + id) }
+
+// AgentPrefix is the prefix of every agent.
+func AgentPrefix() []byte { return []byte(prefixAgent) }
+
+// AgentNATSKey is the index entry of an agent under its NATS nkey.
+func AgentNATSKey(nkey string) []byte { return []byte(prefixAgentKey + nkey) }
+
+// EnrollTokenKey is the key of the enrollment token whose secret hashes to
+// hash.
+func EnrollTokenKey(hash []byte) []byte { return []byte(prefixEnroll + hex.EncodeToString(hash)) }
+
+// CheckoutKey is the index entry of an exclusive checkout under the time
+// it ends, so that expired checkouts are found in order.
+func CheckoutKey(until time.Time, accountID string, t model.CredentialType) []byte {
+	return fmt.Appendf(nil, "%s%016x/%s/%s", prefixCheckout, until.UnixNano(), accountID, t)
+}
+
+// CheckoutPrefix is the prefix of every checkout index entry.
+func CheckoutPrefix() []byte { return []byte(prefixCheckout) }

@@ -1,0 +1,215 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/passman-dev/passman/internal/secret"
+	"github.com/passman-dev/passman/internal/wire"
+	"github.com/passman-dev/passman/server/audit"
+	"github.com/passman-dev/passman/server/model"
+	"github.com/passman-dev/passman/server/store"
+)
+
+// published remembers the jobs this process has put on NATS, so that the
+// job loop publishes each dispatched job once after a start: JetStream
+// drops a repeat within its duplicate window, and the agent's journal
+// refuses one after it.
+type published struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (p *published) test(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[id]
+}
+
+func (p *published) mark(id string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]bool{}
+	}
+	if ok {
+		p.m[id] = true
+	} else {
+		delete(p.m, id)
+	}
+}
+
+// dispatch hands a waiting job to an agent of its zone and publishes it.
+// A job that has an agent already is published to that same agent, never
+// to another. Without an agent in the zone, or with the vault closed, the
+// job keeps waiting.
+func (s *Service) dispatch(ctx context.Context, jobID string) error {
+	if s.bus == nil || !s.vault.IsOpen() {
+		return nil
+	}
+	job, err := s.getJob(jobID)
+	if err != nil || job.State != model.JobWaitingAgent {
+		return err
+	}
+	if job.AgentID == "" {
+		if job, err = s.assign(job); err != nil || job == nil {
+			return err
+		}
+	}
+	if s.sent.test(job.ID) {
+		return nil
+	}
+	return s.publish(ctx, job)
+}
+
+func (s *Service) getJob(id string) (*model.Job, error) {
+	j := new(model.Job)
+	if err := s.st.Get(store.JobKey(id), j); err != nil {
+		return nil, fmt.Errorf("reading job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// assign records which agent a job is handed to, in a synced write before
+// anything is published. It returns nil when the zone has no agent.
+func (s *Service) assign(job *model.Job) (*model.Job, error) {
+	agent, err := s.pickAgent(job.Zone)
+	if err != nil || agent == nil {
+		return nil, err
+	}
+	var out *model.Job
+	ev := audit.Record{Actor: "system", Op: "job.dispatch", Path: job.Path, JobID: job.ID,
+		Detail: "handed to agent " + agent.ID}
+	err = s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
+		j := new(model.Job)
+		if err := tx.Get(store.JobKey(job.ID), j); err != nil {
+			return err
+		}
+		if j.State != model.JobWaitingAgent || j.AgentID != "" {
+			out = j
+			return nil
+		}
+		j.AgentID, j.Dispatched = agent.ID, s.now()
+		j.Steps = append(j.Steps, model.JobStep{State: j.State, At: j.Dispatched,
+			Note: "handed to agent " + agent.Name + " (" + agent.ID + ")"})
+		out = j
+		return tx.Put(store.JobKey(j.ID), j)
+	})
+	if err == nil && out.AgentID == agent.ID {
+		s.agents.assign(agent.ID, 1)
+	}
+	return out, err
+}
+
+// publish seals a job to its agent and puts it in the agent's queue.
+func (s *Service) publish(ctx context.Context, job *model.Job) error {
+	agent, err := s.getAgent(job.AgentID)
+	if err != nil {
+		return fmt.Errorf("reading agent %s: %w", job.AgentID, err)
+	}
+	p, err := s.payload(job)
+	if err != nil {
+		return err
+	}
+	defer p.Wipe()
+	env := &wire.Envelope{JobID: job.ID, AgentID: agent.ID, Deadline: job.Deadline}
+	if err := env.Seal(agent.HPKEKey, p); err != nil {
+		return fmt.Errorf("sealing job %s: %w", job.ID, err)
+	}
+	data, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	if err := s.bus.EnsureAgent(ctx, agent.ID); err != nil {
+		return err
+	}
+	if err := s.bus.PublishJob(ctx, env, data); err != nil {
+		return err
+	}
+	s.sent.mark(job.ID, true)
+	s.log.Debug("job published", "job_id", job.ID, "agent", agent.ID, "kind", job.Kind)
+	return nil
+}
+
+// payload builds what the agent needs to run a job, unsealing the values
+// it carries.
+func (s *Service) payload(job *model.Job) (*wire.Payload, error) {
+	ch, err := chainOf(s.st, job.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	acct, target := ch.leaf(), ch[len(ch)-2]
+	p := &wire.Payload{JobID: job.ID, Driver: target.Type, Account: acct.Name, Type: string(job.Type),
+		Target: wire.Target{Address: target.Address, Params: target.Params, HostKey: target.HostKey}}
+	if len(job.Candidates) > 0 {
+		p.Op = wire.OpCheck
+		for _, n := range job.Candidates {
+			v, err := s.unsealVersion(s.st, acct.ID, job.Type, n)
+			if err != nil {
+				p.Wipe()
+				return nil, err
+			}
+			p.Candidates = append(p.Candidates, wire.Candidate{Version: n, Value: reveal(v)})
+		}
+		return p, nil
+	}
+	p.Op = wire.OpChange
+	if err := s.changeValues(job, acct, target, p); err != nil {
+		p.Wipe()
+		return nil, err
+	}
+	return p, nil
+}
+
+// changeValues fills the values of a change: the new one, and the current
+// one or the reconcile account's login.
+func (s *Service) changeValues(job *model.Job, acct, target *model.Node, p *wire.Payload) error {
+	v, err := s.unsealVersion(s.st, acct.ID, job.Type, job.Version)
+	if err != nil {
+		return err
+	}
+	p.New = reveal(v)
+	if job.Reconcile {
+		login, err := s.reconcileLogin(target)
+		p.Reconcile = login
+		return err
+	}
+	var cr model.Credential
+	if err := s.st.Get(store.CredentialKey(acct.ID, job.Type), &cr); err != nil {
+		return err
+	}
+	if cr.Current != 0 {
+		cur, err := s.unsealVersion(s.st, acct.ID, job.Type, cr.Current)
+		if err != nil {
+			return err
+		}
+		p.Current = reveal(cur)
+	}
+	return nil
+}
+
+// reconcileLogin returns the target's reconcile account and its current
+// password, or its SSH key when it has no password.
+func (s *Service) reconcileLogin(target *model.Node) (*wire.Login, error) {
+	var id string
+	if err := s.st.Get(store.ChildKey(target.ID, target.ReconcileAccount), &id); err != nil {
+		return nil, fmt.Errorf("reading reconcile account %q: %w", target.ReconcileAccount, err)
+	}
+	for _, t := range []model.CredentialType{model.Password, model.SSHKey} {
+		var cr model.Credential
+		if err := s.st.Get(store.CredentialKey(id, t), &cr); err != nil || cr.Current == 0 {
+			continue
+		}
+		v, err := s.unsealVersion(s.st, id, t, cr.Current)
+		if err != nil {
+			return nil, err
+		}
+		return &wire.Login{Account: target.ReconcileAccount, Type: string(t), Value: reveal(v)}, nil
+	}
+	return nil, fmt.Errorf("reconcile account %q has no password or SSH key", target.ReconcileAccount)
+}
+
+// reveal copies a secret's bytes for a payload, which is wiped after use.
+func reveal(v secret.Value) []byte { return append([]byte(nil), v.Reveal()...) }
