@@ -230,3 +230,23 @@ func (c *Client) Raw(method, path string, body []byte) error {
 	}
 	return c.do(method, path, nil, b, nil)
 }
+
+// Check runs Check Credentials.
+func (c *Client) Check(req *api.CheckRequest) (*api.CheckResponse, error) {
+	return call[api.CheckResponse](c, http.MethodPost, "/v1/accounts/check", nil, req)
+}
+
+// CreateAgentToken makes a one-time enrollment token.
+func (c *Client) CreateAgentToken(req *api.AgentTokenRequest) (*api.AgentToken, error) {
+	return call[api.AgentToken](c, http.MethodPost, "/v1/agents/tokens", nil, req)
+}
+
+// ListAgents lists the enrolled agents.
+func (c *Client) ListAgents() (*api.AgentList, error) {
+	return call[api.AgentList](c, http.MethodGet, "/v1/agents", nil, nil)
+}
+
+// Enroll registers an agent with a one-time token; it needs no API token.
+func (c *Client) Enroll(req *api.EnrollRequest) (*api.EnrollResponse, error) {
+	return call[api.EnrollResponse](c, http.MethodPost, "/v1/agents/enroll", nil, req)
+}

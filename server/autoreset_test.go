@@ -67,7 +67,8 @@ func TestCheckinStartsAutoReset(t *testing.T) {
 func TestExpiredCheckoutStartsAutoReset(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
-	s := testserver.StartWith(t, service.Options{Now: clk.now, Tick: 50 * time.Millisecond})
+	s := testserver.StartWith(t, testserver.Config{Service: service.Options{Now: clk.now,
+		Tick: 50 * time.Millisecond}})
 	demo(t, s.Admin, "Initial-Passw0rd!xyzxyzxyz")
 	must[*api.CheckoutResponse](t)(s.Admin.Checkout(&api.CheckoutRequest{Path: "f/web/root",
 		Type: model.Password, ForSeconds: 60}))
@@ -87,8 +88,8 @@ func TestExpiredCheckoutStartsAutoReset(t *testing.T) {
 
 func TestChangeWithoutAgentFailsAtDeadline(t *testing.T) {
 	t.Parallel()
-	s := testserver.StartWith(t, service.Options{JobDeadline: time.Second,
-		Tick: 50 * time.Millisecond, Grace: 100 * time.Millisecond})
+	s := testserver.StartWith(t, testserver.Config{Service: service.Options{JobDeadline: time.Second,
+		Tick: 50 * time.Millisecond, Grace: 100 * time.Millisecond}})
 	demo(t, s.Admin, "Initial-Passw0rd!xyzxyzxyz")
 	r := must[*api.JobResponse](t)(s.Admin.Reset(&api.ResetRequest{Path: "f/web/root",
 		Type: model.Password, Generate: true}))

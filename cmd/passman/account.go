@@ -33,6 +33,7 @@ func (m *cmdline) accountCommand() *cli.Command {
 			{Name: "show", Usage: "describe an account and its credentials", ArgsUsage: "PATH",
 				Action: act(m.accountShow)},
 			m.resetCommand(),
+			m.checkCommand(),
 			m.updateCommand(),
 			m.checkoutCommand(),
 			{

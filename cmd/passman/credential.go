@@ -44,6 +44,8 @@ func (m *cmdline) resetCommand() *cli.Command {
 				Usage: "generate the value from the credential's policy"},
 			valueStdinFlag("new value"),
 			showFlag(),
+			&cli.BoolFlag{Name: "reconcile", Usage: "change it with the target's reconcile " +
+				"account instead of the account's current credential"},
 		}, targetChangeFlags()...),
 		Action: act(m.accountReset),
 	}
@@ -76,6 +78,7 @@ func (m *cmdline) accountReset(c *cli.Context) error {
 	res, err := cl.Reset(&api.ResetRequest{
 		Path: treePath(path), Type: t, Value: api.NewSecret(value), Generate: c.Bool("generate"),
 		DatabaseOnly: c.Bool("no-change-on-target"), Force: c.Bool("force"),
+		Reconcile: c.Bool("reconcile"),
 	})
 	if err != nil {
 		return err
@@ -89,10 +92,11 @@ func (m *cmdline) finishJob(c *cli.Context, res *api.JobResponse, done string) e
 		return err
 	}
 	if c.Bool("wait") && res.Job != nil && !res.Job.State.Final() {
-		// TODO: poll the job until it ends once agents run jobs; until
-		// then a job waiting for an agent would only wait out its deadline.
-		fmt.Fprintf(m.stderr, "job %s waits for an agent of the target's zone; "+
-			"no agent runs jobs yet, so passman does not wait for it\n", res.Job.ID)
+		cl, err := m.client()
+		if err != nil {
+			return err
+		}
+		return m.waitJobs(c, cl, []string{res.Job.ID})
 	}
 	return nil
 }

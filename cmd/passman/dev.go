@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/passman-dev/passman/agent"
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/client"
 	"github.com/passman-dev/passman/internal/secret"
@@ -34,6 +37,9 @@ type devOptions struct {
 	dataDir string
 	// listen is the API's address.
 	listen string
+	// plugins is the directory of the driver plugins; empty means the
+	// directory of this program.
+	plugins string
 	// log receives the server's log.
 	log hclog.Logger
 	// vault configures the vault's key derivation.
@@ -52,6 +58,9 @@ type devEnv struct {
 	token secret.Value
 	// caCert is the path of the CA certificate to trust.
 	caCert string
+	// stopAgent stops the local agent; agentErr says why it did not run.
+	stopAgent func() error
+	agentErr  error
 }
 
 // devOutput is what passman dev prints with --output json.
@@ -70,6 +79,8 @@ func (m *cmdline) devCommand() *cli.Command {
 			&cli.StringFlag{Name: "data",
 				Usage: "data directory (default a temporary one, removed at exit)"},
 			listenFlag(),
+			&cli.StringFlag{Name: "plugins", Usage: "directory of the driver plugins " +
+				"(default: the directory of this program)"},
 		}, logFlags()...),
 		Action: act(m.dev),
 	}
@@ -85,6 +96,7 @@ func (m *cmdline) dev(c *cli.Context) error {
 	}
 	env, err := startDev(devOptions{
 		dataDir: c.String("data"), listen: c.String("listen"), log: log, vault: m.vault,
+		plugins: c.String("plugins"),
 	})
 	if err != nil {
 		return err
@@ -127,7 +139,10 @@ func startDev(o devOptions) (env *devEnv, err error) {
 		return env, fmt.Errorf("starting server: %w", err)
 	}
 	env.addr = "https://" + dialAddr(env.srv.Addr())
-	return env, env.seed(b.VaultKey)
+	if err := env.seed(b.VaultKey); err != nil {
+		return env, err
+	}
+	return env, env.startAgent(o.plugins, o.log)
 }
 
 // dialAddr returns the address a local client reaches a listener on: the
@@ -172,6 +187,42 @@ func (env *devEnv) seed(vaultKey secret.Value) error {
 	return writeDemoFile(cl, envFile)
 }
 
+// startAgent enrolls a local agent for the demo's zone and runs it with the
+// driver plugins of pluginDir. When the plugins cannot start, the server
+// keeps running and the banner says why.
+func (env *devEnv) startAgent(pluginDir string, log hclog.Logger) error {
+	caPEM, err := os.ReadFile(env.caCert)
+	if err != nil {
+		return fmt.Errorf("reading CA certificate: %w", err)
+	}
+	cl, err := client.New(client.Config{Addr: env.addr, Token: env.token, CACert: caPEM})
+	if err != nil {
+		return fmt.Errorf("configuring client: %w", err)
+	}
+	tok, err := cl.CreateAgentToken(&api.AgentTokenRequest{Zone: "local"})
+	if err != nil {
+		return fmt.Errorf("creating enrollment token: %w", err)
+	}
+	dir := filepath.Join(env.dataDir, "agent")
+	err = agent.Enroll(context.Background(), agent.EnrollOptions{Server: env.addr,
+		Token: secret.FromString(tok.Token), CACert: caPEM, DataDir: dir, Name: "local",
+		Version: version})
+	if err != nil {
+		return fmt.Errorf("enrolling the local agent: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runAgent(ctx, dir, pluginDir, log.Named("local-agent")) }()
+	env.stopAgent = func() error { cancel(); return <-done }
+	select {
+	case err := <-done:
+		env.stopAgent = func() error { return nil }
+		env.agentErr = err
+	case <-time.After(3 * time.Second):
+	}
+	return nil
+}
+
 // writeDemoFile writes the demo account's password into the file the demo
 // target stands for, so that the target starts out holding it.
 func writeDemoFile(cl *client.Client, path string) error {
@@ -192,8 +243,12 @@ func writeDemoFile(cl *client.Client, path string) error {
 // stop closes the server and removes a temporary data directory.
 func (env *devEnv) stop() error {
 	var err error
+	if env.stopAgent != nil {
+		err = env.stopAgent()
+		env.stopAgent = nil
+	}
 	if env.srv != nil {
-		err = env.srv.Close()
+		err = errors.Join(err, env.srv.Close())
 		env.srv = nil
 	}
 	return errors.Join(err, env.removeTemp())
@@ -225,12 +280,16 @@ func (m *cmdline) printDevBanner(c *cli.Context, env *devEnv) error {
 		fmt.Fprintf(w, "export %s=%s\n\n", client.EnvCACert, shellQuote(out.CACert))
 		fmt.Fprintln(w, "Then try:")
 		fmt.Fprintln(w, "  passman account list")
-		fmt.Fprintf(w, "  passman account reset %s --type password --generate "+
-			"--no-change-on-target\n", demoAccount)
-		fmt.Fprintf(w, "  passman account checkout %s --type password\n\n", demoAccount)
-		// TODO: start a local agent here once agents exist, and drop this note.
-		fmt.Fprintln(w, "No agent runs yet, so a change on the target waits for one; "+
-			"use --no-change-on-target meanwhile.")
+		fmt.Fprintf(w, "  passman account reset %s --type password --generate --wait\n", demoAccount)
+		fmt.Fprintf(w, "  passman account checkout %s --type password\n", demoAccount)
+		fmt.Fprintf(w, "  cat %s\n\n", filepath.Join(env.dataDir, "demo", "app.env"))
+		if env.agentErr != nil {
+			fmt.Fprintf(w, "The local agent did not start (%v): changes on the target wait "+
+				"for an agent. Build the driver plugins with make build.\n", env.agentErr)
+		} else {
+			fmt.Fprintln(w, "A local agent of zone local runs the file driver: a reset changes "+
+				"the demo target's file for real.")
+		}
 		if env.temp {
 			fmt.Fprintln(w, "Press Ctrl-C to stop; the data directory is then removed.")
 		} else {

@@ -23,6 +23,8 @@ func (m *cmdline) jobCommand() *cli.Command {
 			},
 			{Name: "show", Usage: "show a job and its steps", ArgsUsage: "ID",
 				Action: act(m.jobShow)},
+			{Name: "watch", Usage: "wait for a job to end and print its outcome", ArgsUsage: "ID",
+				Action: act(m.jobWatch)},
 		},
 	}
 }
@@ -74,6 +76,9 @@ func writeJob(w io.Writer, j *model.Job) {
 	field(w, "deadline", when(j.Deadline))
 	field(w, "outcome", orDash(j.Outcome))
 	field(w, "reason", orDash(j.Reason))
+	if j.AgentID != "" {
+		field(w, "agent", j.AgentID)
+	}
 	fmt.Fprintln(w)
 	row(w, "STEP", "AT", "NOTE")
 	for _, s := range j.Steps {

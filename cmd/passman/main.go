@@ -81,6 +81,7 @@ func (m *cmdline) newApp() *cli.App {
 			m.devCommand(), m.serverCommand(), m.vaultCommand(), m.loginCommand(),
 			m.folderCommand(), m.targetCommand(), m.accountCommand(), m.policyCommand(),
 			m.jobCommand(), m.userCommand(), m.permissionCommand(), m.auditCommand(),
+			m.agentCommand(),
 		},
 		Action:         rootAction,
 		OnUsageError:   onUsageError,

@@ -97,6 +97,8 @@ func (m *cmdline) targetCommand() *cli.Command {
 					&cli.StringFlag{Name: "address", Usage: "HOST or HOST:PORT"},
 					&cli.StringFlag{Name: "zone", Usage: "zone whose agents reach the target"},
 					&cli.StringSliceFlag{Name: "param", Usage: "driver setting K=V (repeat)"},
+					&cli.StringFlag{Name: "reconcile-account", Usage: "name of the account " +
+						"on this target that can reset the others' credentials"},
 				},
 				Action: act(m.targetCreate),
 			},
@@ -116,7 +118,8 @@ func (m *cmdline) targetCreate(c *cli.Context) error {
 		return err
 	}
 	req := &api.TargetCreateRequest{Path: treePath(path), Type: c.String("type"),
-		Address: c.String("address"), Zone: c.String("zone")}
+		Address: c.String("address"), Zone: c.String("zone"),
+		ReconcileAccount: c.String("reconcile-account")}
 	if err := needFlags(c, "type", "address", "zone"); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package testserver
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -32,10 +33,12 @@ var FastVault = vault.Options{
 type Server struct {
 	*server.Server
 	// Options configures the service; set it through StartWith.
-	Options   service.Options
-	Dir       string
-	Bootstrap *service.Bootstrap
-	CACert    []byte
+	Options service.Options
+	Dir     string
+	// natsListen is the NATS address, kept across restarts.
+	natsListen string
+	Bootstrap  *service.Bootstrap
+	CACert     []byte
 	// Admin is a client with the administrator's token.
 	Admin *client.Client
 	Logs  *SyncBuffer
@@ -61,52 +64,83 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// Config shapes a test server. The zero Config is a server on loopback.
+type Config struct {
+	// Service configures the operations layer: clocks, deadlines, ticks.
+	Service service.Options
+	// Hosts are extra names and addresses of the certificate, such as the
+	// address of a network namespace's gateway that agents dial.
+	Hosts []string
+	// NATSHost is the address the embedded NATS server listens on.
+	// Default 127.0.0.1. Its port is chosen once and kept across restarts,
+	// so that enrolled agents find it again.
+	NATSHost string
+}
+
 // Start initialises a data directory and starts a server on it with the
 // vault open.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := StartClosed(t)
-	if _, err := s.Admin.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(s.Bootstrap.VaultKey)}); err != nil {
-		t.Fatalf("opening vault: %v", err)
-	}
+	return StartWith(t, Config{})
+}
+
+// StartWith is Start with a Config.
+func StartWith(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s := startClosed(t, cfg)
+	s.OpenVault(t)
 	return s
 }
 
-// StartWith is Start with service options, such as a clock or short job
-// deadlines.
-func StartWith(t testing.TB, opts service.Options) *Server {
+// OpenVault opens the vault with the bootstrap vault key.
+func (s *Server) OpenVault(t testing.TB) {
 	t.Helper()
-	s := startClosed(t, opts)
 	if _, err := s.Admin.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(s.Bootstrap.VaultKey)}); err != nil {
 		t.Fatalf("opening vault: %v", err)
 	}
-	return s
 }
 
 // StartClosed is Start with the vault left closed.
 func StartClosed(t testing.TB) *Server {
 	t.Helper()
-	return startClosed(t, service.Options{})
+	return startClosed(t, Config{})
 }
 
-func startClosed(t testing.TB, opts service.Options) *Server {
+func startClosed(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &SyncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
-	boot, err := server.Init(dir, server.InitOptions{Vault: FastVault}, log)
+	hosts := append([]string{"localhost", "127.0.0.1"}, cfg.Hosts...)
+	boot, err := server.Init(dir, server.InitOptions{Vault: FastVault, Hosts: hosts}, log)
 	if err != nil {
 		t.Fatalf("initializing server: %v", err)
 	}
-	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: opts}
+	if cfg.NATSHost == "" {
+		cfg.NATSHost = "127.0.0.1"
+	}
+	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service,
+		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
 	s.restart(t, log)
 	return s
+}
+
+// freePort returns a port that is free on host now.
+func freePort(t testing.TB, host string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }
 
 func (s *Server) restart(t testing.TB, log hclog.Logger) {
 	t.Helper()
 	srv, err := server.Start(server.Config{DataDir: s.Dir, Listen: "127.0.0.1:0", Logger: log,
-		Vault: FastVault, NATSListen: "127.0.0.1:0", Service: s.Options})
+		Vault: FastVault, NATSListen: s.natsListen, Service: s.Options})
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/passman-dev/passman/server/store"
 )
 
-// unchangedReasons are the failures of a change after which the target
-// is known to still hold the current credential: the driver could not log
-// in, reach the target, or the target refused the new value.
-var unchangedReasons = []string{"auth_failed", "unreachable", "host_key_mismatch", "locked_out",
-	"unsupported", "invalid_params", "rejected"}
+// unchangedReasons are the failures of a change that the agent reports
+// before any driver touched the target. After any other failure the target
+// may hold either value, whatever the driver said: a connection can drop
+// after the target took the new one, so a check settles it.
+var unchangedReasons = []string{"no_driver", "bad_job", "bad_seal", "deadline_passed"}
 
 // HandleEvent applies an event an agent published on its subject. An event
 // that is not signed by that agent, or is about a job that agent was not
@@ -174,15 +174,12 @@ func (s *Service) settleChange(tx *store.Tx, j *model.Job, cr *model.Credential,
 		return nil, nil
 	case slices.Contains(unchangedReasons, e.Reason):
 		cr.Pending, cr.PendingJob = 0, ""
-		cr.Status, cr.Reason, cr.CheckedAt = model.NotInSync, e.Reason, now
-		if e.Reason == "rejected" {
-			cr.Status, cr.Reason = j.PrevStatus, j.PrevReason
-		}
+		cr.Status, cr.Reason = j.PrevStatus, j.PrevReason
 		j.Reason, j.Outcome = e.Reason, "not changed: "+e.Message
 		j.Enter(model.JobFailed, now, j.Outcome)
 		return nil, nil
 	}
-	return s.resolveUnknown(tx, j, cr, e.Reason, "outcome unknown: "+e.Message)
+	return s.resolveUnknown(tx, j, cr, e.Reason, "failed: "+e.Message)
 }
 
 // resolveUnknown fails a change whose outcome is unknown, marks the

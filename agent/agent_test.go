@@ -1,0 +1,426 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/passman-dev/passman/internal/wire"
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+// changeJob returns the payload of a password change on the fake driver.
+func changeJob(jobID, account, current, next string) *wire.Payload {
+	return &wire.Payload{
+		JobID: jobID, Op: wire.OpChange, Driver: "fake", Target: wire.Target{Address: "10.0.0.7"},
+		Account: account, Type: sdk.Password, Current: []byte(current), New: []byte(next),
+	}
+}
+
+// secretValue returns a credential value unlike any other text, so that
+// a search for it finds only a leak.
+func secretValue(name string) string { return "Zq7-" + name + "-s3cr3t!" }
+
+func TestJobs(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	bus.enrollAgent(t, "a2")
+	drv := newFakeDriver()
+	ag := startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	var secrets []string
+	value := func(name string) string {
+		v := secretValue(name)
+		secrets = append(secrets, v)
+		return v
+	}
+
+	t.Run("change runs once and its result verifies", func(t *testing.T) {
+		cur, next := value("root-cur"), value("root-new")
+		drv.set("root", cur)
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-change", "root", cur, next)))
+		bus.waitEvent(t, "j-change", 1, wire.EventAccepted)
+		res := bus.waitEvent(t, "j-change", 2, wire.EventResult)
+		if err := res.Verify(bus.agent("a1").sign); err != nil || !res.OK {
+			t.Fatalf("result OK=%v reason=%s, verify: %v", res.OK, res.Reason, err)
+		}
+		if drv.value("root") != next || drv.callsOf("root") != 2 {
+			t.Errorf("the target holds the new value: %v; driver calls %d, want 2",
+				drv.value("root") == next, drv.callsOf("root"))
+		}
+	})
+
+	t.Run("a replayed job runs once", func(t *testing.T) {
+		cur, next := value("replay-cur"), value("replay-new")
+		drv.set("replay", cur)
+		data := bus.job(t, "a1", "a1", time.Minute, changeJob("j-replay", "replay", cur, next))
+		bus.send(t, "a1", data)
+		bus.send(t, "a1", data)
+		waitFor(t, "three events", func() bool { return len(bus.eventsOf("j-replay")) == 3 })
+		got := bus.kinds("j-replay")
+		slices.Sort(got)
+		want := []string{"accepted/", "refused/already_run", "result/"}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("events (-got +want):\n%s", diff)
+		}
+		if n := drv.callsOf("replay"); n != 2 {
+			t.Errorf("driver calls = %d, want 2", n)
+		}
+	})
+
+	t.Run("late jobs are refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			ttl  time.Duration
+		}{
+			{"deadline past", -time.Second},
+			{"deadline inside the margin", 100 * time.Millisecond},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				id := "j-late-" + strings.ReplaceAll(tc.name, " ", "-")
+				p := changeJob(id, "late", value("late-cur"), value("late-new"))
+				bus.send(t, "a1", bus.job(t, "a1", "a1", tc.ttl, p))
+				ev := bus.waitEvent(t, id, 1, wire.EventRefused)
+				if ev.Reason != ReasonDeadlinePassed {
+					t.Errorf("reason = %s, want %s", ev.Reason, ReasonDeadlinePassed)
+				}
+			})
+		}
+		if n := drv.callsOf("late"); n != 0 {
+			t.Errorf("the driver ran %d times for late jobs", n)
+		}
+	})
+
+	t.Run("a job sealed to another agent's key is refused", func(t *testing.T) {
+		p := changeJob("j-seal", "seal", value("seal-cur"), value("seal-new"))
+		bus.send(t, "a1", bus.job(t, "a1", "a2", time.Minute, p))
+		if ev := bus.waitEvent(t, "j-seal", 1, wire.EventRefused); ev.Reason != ReasonBadSeal {
+			t.Errorf("reason = %s, want %s", ev.Reason, ReasonBadSeal)
+		}
+		if n := drv.callsOf("seal"); n != 0 {
+			t.Errorf("the driver ran %d times", n)
+		}
+	})
+
+	t.Run("a job addressed to another agent is dropped", func(t *testing.T) {
+		before := bus.consumerInfo(t, "a1").Delivered.Consumer
+		p := changeJob("j-other", "other", value("other-cur"), value("other-new"))
+		bus.send(t, "a1", bus.job(t, "a2", "a2", time.Minute, p))
+		waitFor(t, "the job to be settled", func() bool {
+			info := bus.consumerInfo(t, "a1")
+			return info.Delivered.Consumer > before && info.NumAckPending == 0 && info.NumPending == 0
+		})
+		if got := bus.kinds("j-other"); len(got) != 0 || drv.callsOf("other") != 0 {
+			t.Errorf("events %v, driver calls %d; want none", got, drv.callsOf("other"))
+		}
+	})
+
+	t.Run("failed change", func(t *testing.T) {
+		drv.set("wrong", value("wrong-actual"))
+		p := changeJob("j-fail", "wrong", value("wrong-guess"), value("wrong-new"))
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
+		res := bus.waitEvent(t, "j-fail", 2, wire.EventResult)
+		if res.OK || res.Reason != string(sdk.ReasonAuthFailed) || len(res.Checks) != 0 {
+			t.Errorf("result OK=%v reason=%s checks=%v, want a failure for auth_failed",
+				res.OK, res.Reason, res.Checks)
+		}
+	})
+
+	t.Run("change applied but the new credential does not log in", func(t *testing.T) {
+		cur := value("nologin-cur")
+		drv.set("nologin", cur)
+		p := changeJob("j-nologin", "nologin", cur, value("nologin-new"))
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
+		res := bus.waitEvent(t, "j-nologin", 2, wire.EventResult)
+		if res.OK || len(res.Checks) != 1 || res.Checks[0].Reason != string(sdk.ReasonAuthFailed) {
+			t.Errorf("result OK=%v checks=%+v, want one failed login", res.OK, res.Checks)
+		}
+	})
+
+	t.Run("check tries every candidate", func(t *testing.T) {
+		v1, v2, v3 := value("chk-1"), value("chk-2"), value("chk-3")
+		drv.set("chk", v2)
+		p := &wire.Payload{JobID: "j-check", Op: wire.OpCheck, Driver: "fake", Account: "chk",
+			Type: sdk.Password, Candidates: []wire.Candidate{
+				{Version: 1, Value: []byte(v1)}, {Version: 2, Value: []byte(v2)}, {Version: 3, Value: []byte(v3)},
+			}}
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
+		res := bus.waitEvent(t, "j-check", 2, wire.EventResult)
+		for i := range res.Checks {
+			res.Checks[i].Message = ""
+		}
+		want := []wire.CheckOutcome{
+			{Version: 1, Reason: "auth_failed"}, {Version: 2, OK: true}, {Version: 3, Reason: "auth_failed"},
+		}
+		if diff := cmp.Diff(res.Checks, want); diff != "" || !res.OK {
+			t.Errorf("OK = %v; checks (-got +want):\n%s", res.OK, diff)
+		}
+	})
+
+	t.Run("jobs the agent cannot run are refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, jobID string
+			mod         func(*wire.Payload)
+			want        string
+		}{
+			{"unknown driver", "j-nodriver", func(p *wire.Payload) { p.Driver = "nope" }, ReasonNoDriver},
+			{"unknown op", "j-badop", func(p *wire.Payload) { p.Op = "explode" }, ReasonBadJob},
+			{"change without a value", "j-nonew", func(p *wire.Payload) { p.New = nil }, ReasonBadJob},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := changeJob(tc.jobID, "cannot", value("cannot-cur"), value("cannot-new"))
+				tc.mod(p)
+				bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
+				if ev := bus.waitEvent(t, tc.jobID, 1, wire.EventRefused); ev.Reason != tc.want {
+					t.Errorf("reason = %s, want %s", ev.Reason, tc.want)
+				}
+			})
+		}
+		if n := drv.callsOf("cannot"); n != 0 {
+			t.Errorf("the driver ran %d times", n)
+		}
+	})
+
+	t.Run("a job still running at its deadline times out", func(t *testing.T) {
+		p := changeJob("j-slow", "slow", value("slow-cur"), value("slow-new"))
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Second, p))
+		if res := bus.waitEvent(t, "j-slow", 2, wire.EventResult); res.OK || res.Reason != ReasonTimeout {
+			t.Errorf("result OK=%v reason=%s, want timeout", res.OK, res.Reason)
+		}
+	})
+
+	t.Run("heartbeats verify", func(t *testing.T) {
+		waitFor(t, "two heartbeats", func() bool { return len(bus.beatsOf("a1")) >= 2 })
+		hb := bus.beatsOf("a1")[0]
+		if hb.Version != "1.2.3" || !slices.Equal(hb.Drivers, []string{"fake"}) {
+			t.Errorf("heartbeat version %q drivers %v", hb.Version, hb.Drivers)
+		}
+	})
+
+	t.Run("no secret in logs or events", func(t *testing.T) {
+		logs := ag.logs.String()
+		events := string(slices.Concat(bus.rawEventsCopy()...))
+		for _, s := range secrets {
+			if strings.Contains(logs, s) || strings.Contains(events, s) {
+				t.Errorf("a credential value leaked into the logs or events")
+			}
+		}
+		if !strings.Contains(logs, `job_id=j-change`) {
+			t.Errorf("the logs do not mention the jobs:\n%s", logs)
+		}
+	})
+}
+
+// beatsOf returns the heartbeats of an agent so far.
+func (b *testBus) beatsOf(agentID string) []*wire.Heartbeat {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*wire.Heartbeat
+	for _, hb := range b.beats {
+		if hb.AgentID == agentID {
+			out = append(out, hb)
+		}
+	}
+	return out
+}
+
+// rawEventsCopy returns every event as it travelled.
+func (b *testBus) rawEventsCopy() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.rawEvent)
+}
+
+func TestRestartKeepsJournal(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	drv := newFakeDriver()
+	cur, next := secretValue("cur"), secretValue("new")
+	drv.set("root", cur)
+	data := bus.job(t, "a1", "a1", time.Minute, changeJob("j-1", "root", cur, next))
+
+	first := startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	bus.send(t, "a1", data)
+	bus.waitEvent(t, "j-1", 2, wire.EventResult)
+	first.stop()
+
+	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	bus.send(t, "a1", data)
+	if ev := bus.waitEvent(t, "j-1", 3, wire.EventRefused); ev.Reason != ReasonAlreadyRun {
+		t.Errorf("reason = %s, want %s", ev.Reason, ReasonAlreadyRun)
+	}
+	if n := drv.callsOf("root"); n != 2 {
+		t.Errorf("driver calls = %d, want 2", n)
+	}
+}
+
+func TestMaxInFlight(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	drv := newFakeDriver()
+	drv.delay = 50 * time.Millisecond
+	startAgent(t, dir, fakeDrivers{"fake": drv}, func(c *Config) { c.MaxInFlight = 2 })
+	var ids []string
+	for i := range 6 {
+		id := "j-" + string(rune('a'+i))
+		ids = append(ids, id)
+		account := "acct-" + id
+		drv.set(account, "old")
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob(id, account, "old", "new")))
+	}
+	for _, id := range ids {
+		bus.waitEvent(t, id, 2, wire.EventResult)
+	}
+	drv.mu.Lock()
+	defer drv.mu.Unlock()
+	if drv.maxRunning != 2 {
+		t.Errorf("at most %d driver calls ran at once, want 2", drv.maxRunning)
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	drivers := fakeDrivers{"fake": newFakeDriver()}
+	startAgent(t, dir, drivers, nil)
+	cases := []struct {
+		name string
+		cfg  Config
+		want error
+	}{
+		{"no data directory", Config{Drivers: drivers}, ErrNoDataDir},
+		{"no drivers", Config{DataDir: dir}, ErrNoDrivers},
+		{"not enrolled", Config{DataDir: t.TempDir(), Drivers: drivers}, ErrNotEnrolled},
+		{"data directory in use", Config{DataDir: dir, Drivers: drivers}, ErrDataDirInUse},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Run(context.Background(), tc.cfg); !errors.Is(err, tc.want) {
+				t.Errorf("Run = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	got := (&Config{}).EnsureDefaults()
+	if got.HeartbeatEvery != DefaultHeartbeatEvery || got.MaxInFlight != DefaultMaxInFlight ||
+		got.DeadlineMargin != DefaultDeadlineMargin || got.Logger == nil {
+		t.Errorf("defaults not set: %+v", got)
+	}
+	set := (&Config{HeartbeatEvery: time.Second, MaxInFlight: 3, DeadlineMargin: time.Minute}).EnsureDefaults()
+	if set.HeartbeatEvery != time.Second || set.MaxInFlight != 3 || set.DeadlineMargin != time.Minute {
+		t.Errorf("set values overwritten: %+v", set)
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	bus.enrollAgent(t, "a2")
+	id, err := loadIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribe := func(subject string) func(*nats.Conn) error {
+		return func(nc *nats.Conn) error {
+			_, err := nc.SubscribeSync(subject)
+			return err
+		}
+	}
+	publish := func(subject string) func(*nats.Conn) error {
+		return func(nc *nats.Conn) error { return nc.Publish(subject, []byte("{}")) }
+	}
+	cases := []struct {
+		name    string
+		subject string
+		try     func(*nats.Conn) error
+	}{
+		{"subscribe to another agent's jobs", wire.JobSubject("a2"), nil},
+		{"subscribe to its own job subject", wire.JobSubject("a1"), nil},
+		{"subscribe to another agent's inbox", wire.InboxPrefix("a2") + ".x", nil},
+		{"subscribe to the default inbox", "_INBOX.x", nil},
+		{"publish on another agent's event subject", wire.EventSubject("a2"), publish(wire.EventSubject("a2"))},
+		{"publish another agent's heartbeat", wire.HeartbeatSubject("a2"), publish(wire.HeartbeatSubject("a2"))},
+		{"publish a job", wire.JobSubject("a1"), publish(wire.JobSubject("a1"))},
+		{"pull another agent's jobs", "$JS.API.CONSUMER.MSG.NEXT.PASSMAN_JOBS.agent-a2",
+			publish("$JS.API.CONSUMER.MSG.NEXT.PASSMAN_JOBS.agent-a2")},
+		{"create a consumer", "$JS.API.CONSUMER.CREATE.PASSMAN_JOBS",
+			publish("$JS.API.CONSUMER.CREATE.PASSMAN_JOBS")},
+		{"delete its consumer", "$JS.API.CONSUMER.DELETE.PASSMAN_JOBS.agent-a1",
+			publish("$JS.API.CONSUMER.DELETE.PASSMAN_JOBS.agent-a1")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, errs := connectAs(t, bus, id)
+			try := tc.try
+			if try == nil {
+				try = subscribe(tc.subject)
+			}
+			if err := try(nc); err != nil {
+				t.Fatalf("client refused before sending: %v", err)
+			}
+			waitViolation(t, errs, tc.subject)
+		})
+	}
+
+	t.Run("its own consumer is reachable", func(t *testing.T) {
+		nc, _ := connectAs(t, bus, id)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := js.Consumer(ctx, wire.JobStream, wire.ConsumerName("a1")); err != nil {
+			t.Errorf("reading its own consumer: %v", err)
+		}
+	})
+}
+
+// connectAs connects to the test bus with an agent's credentials and
+// returns the asynchronous errors NATS reports.
+func connectAs(t *testing.T, bus *testBus, id *identity) (*nats.Conn, <-chan error) {
+	t.Helper()
+	errs := make(chan error, 16)
+	nc, err := nats.Connect(bus.url,
+		nats.Secure(id.tls),
+		nats.Nkey(id.nkeyPub, id.nkey.Sign),
+		nats.CustomInboxPrefix(wire.InboxPrefix(id.info.AgentID)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}),
+	)
+	if err != nil {
+		t.Fatalf("connecting as the agent: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+// waitViolation waits for NATS to report a permissions violation on
+// subject.
+func waitViolation(t *testing.T, errs <-chan error, subject string) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case err := <-errs:
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), subject) {
+				return
+			}
+			t.Logf("other error: %v", err)
+		case <-timeout:
+			t.Fatalf("no permissions violation for %s", subject)
+		}
+	}
+}

@@ -1,0 +1,584 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/secret"
+	"github.com/passman-dev/passman/internal/wire"
+	"github.com/passman-dev/passman/plugins/sdk"
+	"github.com/passman-dev/passman/server/pki"
+)
+
+// goodToken is the enrollment token the test server accepts.
+const goodToken = "enroll-token-0123456789"
+
+// waitFor polls cond until it holds, failing the test after 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testBus plays the PassMan server's part for the agent: an embedded NATS
+// server with JetStream and TLS on a random port, which logs agents in by
+// their nkeys and gives them Permissions; the streams and each agent's
+// durable consumer; the enrollment endpoint; and the server's reading of
+// events and heartbeats, each verified with the agent's enrolled key.
+type testBus struct {
+	t      *testing.T
+	ca     *pki.CA
+	ns     *server.Server
+	url    string
+	key    nkeys.KeyPair
+	keyPub string
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	web    *httptest.Server
+	nextID string
+
+	mu       sync.Mutex
+	agents   map[string]*testAgent // by agent id
+	enrolls  int
+	events   []*wire.Event
+	rawEvent [][]byte
+	beats    []*wire.Heartbeat
+}
+
+// testAgent is what the server keeps of an enrolled agent.
+type testAgent struct {
+	id      string
+	hpke    []byte
+	sign    ed25519.PublicKey
+	natsKey string
+}
+
+// newTestBus starts the NATS server, the streams and the enrollment
+// endpoint, all stopped when the test ends.
+func newTestBus(t *testing.T) *testBus {
+	t.Helper()
+	ca, err := pki.NewCA("passman test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &testBus{t: t, ca: ca, agents: map[string]*testAgent{}}
+	b.key, err = nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.keyPub, _ = b.key.PublicKey()
+	b.startNATS()
+	b.connect()
+	b.createStreams()
+	b.consumeEvents()
+	b.startWeb()
+	return b
+}
+
+// serverTLS issues a certificate for 127.0.0.1 under the test CA.
+func (b *testBus) serverTLS() *tls.Config {
+	b.t.Helper()
+	cert, key, err := b.ca.IssueServer("127.0.0.1", []string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cfg, err := pki.ServerTLSConfig(cert, key)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return cfg
+}
+
+func (b *testBus) startNATS() {
+	b.t.Helper()
+	ns, err := server.NewServer(&server.Options{
+		Host:                       "127.0.0.1",
+		Port:                       server.RANDOM_PORT,
+		JetStream:                  true,
+		StoreDir:                   b.t.TempDir(),
+		TLS:                        true,
+		TLSConfig:                  b.serverTLS(),
+		AlwaysEnableNonce:          true,
+		CustomClientAuthentication: b,
+		NoSigs:                     true,
+		NoLog:                      true,
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		b.t.Fatal("NATS did not start")
+	}
+	b.ns = ns
+	b.url = "tls://" + ns.Addr().String()
+	b.t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+}
+
+// Check logs in a NATS client: the server role with every permission, an
+// enrolled agent with Permissions, nobody else.
+func (b *testBus) Check(c server.ClientAuthentication) bool {
+	o := c.GetOpts()
+	if !nonceSigned(o.Nkey, o.Sig, c.GetNonce()) {
+		return false
+	}
+	if o.Nkey == b.keyPub {
+		c.RegisterUser(&server.User{Username: "server"})
+		return true
+	}
+	ag := b.agentByKey(o.Nkey)
+	if ag == nil {
+		return false
+	}
+	pub, sub := Permissions(ag.id)
+	c.RegisterUser(&server.User{Username: "agent-" + ag.id, Permissions: &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: pub},
+		Subscribe: &server.SubjectPermission{Allow: sub},
+	}})
+	return true
+}
+
+// nonceSigned reports whether sig is key's signature of nonce.
+func nonceSigned(key, sig string, nonce []byte) bool {
+	kp, err := nkeys.FromPublicKey(key)
+	if err != nil {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(sig)
+	return err == nil && kp.Verify(nonce, raw) == nil
+}
+
+func (b *testBus) agentByKey(key string) *testAgent {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ag := range b.agents {
+		if ag.natsKey == key {
+			return ag
+		}
+	}
+	return nil
+}
+
+func (b *testBus) agent(id string) *testAgent {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.agents[id]
+}
+
+// clientTLS trusts the test CA.
+func (b *testBus) clientTLS() *tls.Config {
+	b.t.Helper()
+	cfg, err := pki.ClientTLSConfig(b.ca.CertPEM)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return cfg
+}
+
+func (b *testBus) connect() {
+	b.t.Helper()
+	nc, err := nats.Connect(b.url, nats.Secure(b.clientTLS()), nats.Nkey(b.keyPub, b.key.Sign))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(nc.Close)
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *testBus) createStreams() {
+	b.t.Helper()
+	for _, cfg := range []jetstream.StreamConfig{
+		{Name: wire.JobStream, Subjects: []string{wire.JobSubjects}, Retention: jetstream.WorkQueuePolicy},
+		{Name: wire.EventStream, Subjects: []string{wire.EventSubjects}, Retention: jetstream.WorkQueuePolicy},
+	} {
+		if _, err := b.js.CreateStream(context.Background(), cfg); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+}
+
+// consumeEvents reads the event stream as the server does and keeps every
+// event, failing the test for one whose signature does not verify.
+func (b *testBus) consumeEvents() {
+	b.t.Helper()
+	cons, err := b.js.CreateOrUpdateConsumer(context.Background(), wire.EventStream,
+		jetstream.ConsumerConfig{Durable: "server", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		b.recordEvent(strings.TrimPrefix(m.Subject(), wire.EventSubject("")), m.Data())
+		_ = m.Ack()
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(cc.Stop)
+	sub, err := b.nc.Subscribe(wire.HeartbeatSubjects, func(m *nats.Msg) {
+		b.recordBeat(strings.TrimPrefix(m.Subject, wire.HeartbeatSubject("")), m.Data)
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { _ = sub.Unsubscribe() })
+}
+
+func (b *testBus) recordEvent(agentID string, data []byte) {
+	ev := new(wire.Event)
+	err := json.Unmarshal(data, ev)
+	if ag := b.agent(agentID); err == nil && ag != nil {
+		err = ev.Verify(ag.sign)
+	}
+	if err != nil || ev.AgentID != agentID {
+		b.t.Errorf("event on %s does not verify: %v", agentID, err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, ev)
+	b.rawEvent = append(b.rawEvent, data)
+}
+
+func (b *testBus) recordBeat(agentID string, data []byte) {
+	hb := new(wire.Heartbeat)
+	err := json.Unmarshal(data, hb)
+	if ag := b.agent(agentID); err == nil && ag != nil {
+		err = hb.Verify(ag.sign)
+	}
+	if err != nil || hb.AgentID != agentID {
+		b.t.Errorf("heartbeat on %s does not verify: %v", agentID, err)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.beats = append(b.beats, hb)
+}
+
+// eventsOf returns the events of a job so far.
+func (b *testBus) eventsOf(jobID string) []*wire.Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*wire.Event
+	for _, ev := range b.events {
+		if ev.JobID == jobID {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// waitEvent waits for the n-th event of a job (from 1) and returns it,
+// failing the test when it is not of kind.
+func (b *testBus) waitEvent(t *testing.T, jobID string, n int, kind string) *wire.Event {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("event %d of job %s", n, jobID), func() bool {
+		return len(b.eventsOf(jobID)) >= n
+	})
+	ev := b.eventsOf(jobID)[n-1]
+	if ev.Kind != kind {
+		t.Fatalf("event %d of job %s is %s (%s), want %s", n, jobID, ev.Kind, ev.Reason, kind)
+	}
+	return ev
+}
+
+// kinds lists the kinds and reasons of a job's events, as "kind/reason".
+func (b *testBus) kinds(jobID string) []string {
+	var out []string
+	for _, ev := range b.eventsOf(jobID) {
+		out = append(out, ev.Kind+"/"+ev.Reason)
+	}
+	return out
+}
+
+// startWeb serves the enrollment endpoint over TLS under the test CA.
+// It gives the next agent the id in b.nextID and creates its consumer.
+func (b *testBus) startWeb() {
+	b.web = httptest.NewUnstartedServer(http.HandlerFunc(b.enroll))
+	b.web.TLS = b.serverTLS()
+	b.web.StartTLS()
+	b.t.Cleanup(b.web.Close)
+}
+
+func (b *testBus) enroll(w http.ResponseWriter, r *http.Request) {
+	var req api.EnrollRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeAPIError(w, api.Errorf(api.CodeInvalidJSON, "bad body"))
+		return
+	}
+	b.mu.Lock()
+	b.enrolls++
+	b.mu.Unlock()
+	if !req.Token.Equal(secret.FromString(goodToken)) {
+		writeAPIError(w, api.Errorf(api.CodeUnauthenticated, "unknown enrollment token"))
+		return
+	}
+	ag := &testAgent{id: b.nextID, hpke: req.HPKEKey, sign: req.SigningKey, natsKey: req.NATSKey}
+	_, err := b.js.CreateOrUpdateConsumer(r.Context(), wire.JobStream, jetstream.ConsumerConfig{
+		Durable:       wire.ConsumerName(ag.id),
+		FilterSubject: wire.JobSubject(ag.id),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		writeAPIError(w, api.Errorf(api.CodeInternal, "creating consumer: %v", err))
+		return
+	}
+	b.mu.Lock()
+	b.agents[ag.id] = ag
+	b.mu.Unlock()
+	_ = json.NewEncoder(w).Encode(api.EnrollResponse{
+		AgentID: ag.id, Zone: "dc1", NATS: []string{b.url}, CACert: string(b.ca.CertPEM),
+	})
+}
+
+func writeAPIError(w http.ResponseWriter, e *api.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Code.HTTPStatus())
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+// enrollAgent enrolls an agent with id into a fresh data directory and
+// returns the directory.
+func (b *testBus) enrollAgent(t *testing.T, id string) string {
+	t.Helper()
+	dir := t.TempDir()
+	b.nextID = id
+	err := Enroll(context.Background(), EnrollOptions{
+		Server: b.web.URL, Token: secret.FromString(goodToken), CACert: b.ca.CertPEM,
+		DataDir: dir, Name: "test-" + id, Version: "test",
+	})
+	if err != nil {
+		t.Fatalf("Enroll: %v", err)
+	}
+	return dir
+}
+
+// job builds an envelope for agentID due in ttl and seals p to the HPKE
+// key of sealTo.
+func (b *testBus) job(t *testing.T, agentID, sealTo string, ttl time.Duration, p *wire.Payload) []byte {
+	t.Helper()
+	env := &wire.Envelope{JobID: p.JobID, AgentID: agentID, Deadline: time.Now().Add(ttl).UTC()}
+	if err := env.Seal(b.agent(sealTo).hpke, p); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// send publishes a job envelope on the job subject of agentID.
+func (b *testBus) send(t *testing.T, agentID string, data []byte) {
+	t.Helper()
+	if _, err := b.js.Publish(context.Background(), wire.JobSubject(agentID), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consumerInfo returns the state of an agent's job consumer.
+func (b *testBus) consumerInfo(t *testing.T, agentID string) *jetstream.ConsumerInfo {
+	t.Helper()
+	cons, err := b.js.Consumer(context.Background(), wire.JobStream, wire.ConsumerName(agentID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// runningAgent is an agent run by a test.
+type runningAgent struct {
+	stop func()
+	logs *syncBuffer
+}
+
+// startAgent runs the agent of dir until the test ends or stop is called.
+func startAgent(t *testing.T, dir string, drivers DriverSource, mod func(*Config)) *runningAgent {
+	t.Helper()
+	logs := new(syncBuffer)
+	cfg := Config{
+		DataDir: dir, Drivers: drivers, Version: "1.2.3", HeartbeatEvery: 50 * time.Millisecond,
+		DeadlineMargin: 300 * time.Millisecond,
+		Logger:         hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if t.Failed() {
+				t.Logf("agent logs:\n%s", logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &runningAgent{stop: stop, logs: logs}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// fakeDriver is a driver whose targets are a map from account to the
+// credential it holds. Accounts named "slow..." answer only when their
+// request's context is done; accounts named "nologin..." never log in.
+type fakeDriver struct {
+	delay time.Duration
+
+	mu         sync.Mutex
+	values     map[string]string
+	calls      map[string]int
+	running    int
+	maxRunning int
+}
+
+func newFakeDriver() *fakeDriver {
+	return &fakeDriver{values: map[string]string{}, calls: map[string]int{}}
+}
+
+func (d *fakeDriver) set(account, value string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.values[account] = value
+}
+
+func (d *fakeDriver) value(account string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.values[account]
+}
+
+// callsOf returns how many times Change and Check ran for account.
+func (d *fakeDriver) callsOf(account string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls[account]
+}
+
+// enter counts a call and waits as the account asks.
+func (d *fakeDriver) enter(ctx context.Context, account string) error {
+	d.mu.Lock()
+	d.calls[account]++
+	d.running++
+	d.maxRunning = max(d.maxRunning, d.running)
+	d.mu.Unlock()
+	if strings.HasPrefix(account, "slow") {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if d.delay > 0 {
+		time.Sleep(d.delay)
+	}
+	return nil
+}
+
+func (d *fakeDriver) leave() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running--
+}
+
+func (d *fakeDriver) Describe(context.Context) (*sdk.Description, error) {
+	return &sdk.Description{Name: "fake", CredentialTypes: []string{sdk.Password}}, nil
+}
+
+func (d *fakeDriver) Check(ctx context.Context, req *sdk.CheckRequest) (*sdk.CheckResult, error) {
+	defer d.leave()
+	if err := d.enter(ctx, req.Account); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(req.Account, "nologin") ||
+		d.value(req.Account) != string(req.Credential.Value.Reveal()) {
+		return nil, sdk.Errorf(sdk.ReasonAuthFailed, "%s cannot log in", req.Account)
+	}
+	return &sdk.CheckResult{HostKey: "fake-host-key"}, nil
+}
+
+func (d *fakeDriver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.ChangeResult, error) {
+	defer d.leave()
+	if err := d.enter(ctx, req.Account); err != nil {
+		return nil, err
+	}
+	if d.value(req.Account) != string(req.Current.Reveal()) {
+		return nil, sdk.Errorf(sdk.ReasonAuthFailed, "the current credential of %s is wrong", req.Account)
+	}
+	d.set(req.Account, string(req.New.Reveal()))
+	return &sdk.ChangeResult{}, nil
+}
+
+// fakeDrivers is a DriverSource of drivers by name.
+type fakeDrivers map[string]sdk.Driver
+
+func (f fakeDrivers) Driver(name string) (sdk.Driver, error) {
+	if d, ok := f[name]; ok {
+		return d, nil
+	}
+	return nil, errors.New("no such driver")
+}
+
+func (f fakeDrivers) Loaded() []string {
+	var names []string
+	for n := range f {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJournalRecordsAndPersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), journalFile)
+	now := time.Now()
+	j, err := openJournal(path, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		jobID    string
+		deadline time.Time
+		fresh    bool
+	}{
+		{"j1", now.Add(time.Minute), true},
+		{"j2", now.Add(-2 * journalKeep), true},
+		{"j1", now.Add(time.Minute), false},
+		{"j3\n{\"job_id\":\"j4\"}", now.Add(time.Minute), true},
+	}
+	for _, s := range steps {
+		fresh, err := j.add(s.jobID, s.deadline)
+		if err != nil || fresh != s.fresh {
+			t.Fatalf("add(%q) = %v, %v; want %v", s.jobID, fresh, err, s.fresh)
+		}
+	}
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+
+	j, err = openJournal(path, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	for _, tc := range []struct {
+		jobID string
+		fresh bool
+	}{
+		{"j1", false},                     // kept across the restart
+		{"j3\n{\"job_id\":\"j4\"}", false}, // an odd id stays one record
+		{"j4", true},                      // and injected nothing
+		{"j2", true},                      // pruned: long past its deadline
+	} {
+		if fresh, err := j.add(tc.jobID, now.Add(time.Minute)); err != nil || fresh != tc.fresh {
+			t.Errorf("after reopening, add(%q) = %v, %v; want %v", tc.jobID, fresh, err, tc.fresh)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != journalMode {
+		t.Errorf("journal mode = %v, %v", fi.Mode(), err)
+	}
+}
+
+func TestJournalDamage(t *testing.T) {
+	good := `{"job_id":"j1","deadline":"` + time.Now().Add(time.Minute).UTC().Format(time.RFC3339) + `"}`
+	cases := []struct {
+		name    string
+		content string
+		want    error
+		kept    bool
+	}{
+		{"whole records", good + "\n", nil, true},
+		{"torn last record", good + "\n" + `{"job_id":"j9","dead`, nil, true},
+		{"damaged record", good + "\n" + "garbage\n", ErrJournalDamaged, false},
+		{"record without a job id", `{"deadline":"2030-01-01T00:00:00Z"}` + "\n", ErrJournalDamaged, false},
+		{"empty file", "", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), journalFile)
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, err := openJournal(path, time.Now())
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("openJournal = %v, want %v", err, tc.want)
+			}
+			if err != nil {
+				return
+			}
+			defer j.close()
+			if fresh, _ := j.add("j1", time.Now().Add(time.Minute)); fresh == tc.kept {
+				t.Errorf("j1 kept = %v, want %v", !fresh, tc.kept)
+			}
+			b, _ := os.ReadFile(path)
+			if strings.Contains(string(b), "j9") {
+				t.Errorf("the torn record was kept: %q", b)
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/server/model"
+)
+
+// pollEvery is how often a waiting command asks for its jobs' state.
+const pollEvery = 250 * time.Millisecond
+
+// errJobFailed makes a waiting command exit 1 when a job it waited for
+// failed; the job's outcome has been printed.
+var errJobFailed = errors.New("a job failed")
+
+// waitJobs follows jobs until each ends, printing each outcome and the
+// account's status. A job whose outcome was unknown hands over to the job
+// that settles it, which is followed too.
+func (m *cmdline) waitJobs(c *cli.Context, cl *client.Client, ids []string) error {
+	failed := false
+	var done []*model.Job
+	for _, id := range ids {
+		j, err := m.waitJob(cl, id)
+		if err != nil {
+			return err
+		}
+		failed = failed || j.State == model.JobFailed
+		done = append(done, j)
+	}
+	err := m.emit(c, done, func(w io.Writer) {
+		row(w, "JOB", "KIND", "PATH", "TYPE", "STATE", "REASON", "OUTCOME", "ACCOUNT STATUS")
+		for _, j := range done {
+			status := "-"
+			if a, err := cl.ShowAccount(j.Path); err == nil {
+				status = string(a.Status)
+			}
+			row(w, j.ID, string(j.Kind), j.Path, string(j.Type), string(j.State), orDash(j.Reason),
+				orDash(j.Outcome), status)
+		}
+	})
+	if err == nil && failed {
+		return errJobFailed
+	}
+	return err
+}
+
+// waitJob polls one job until it ends, following a resolve job it started.
+func (m *cmdline) waitJob(cl *client.Client, id string) (*model.Job, error) {
+	for {
+		j, err := cl.ShowJob(id)
+		if err != nil {
+			return nil, err
+		}
+		if j.State.Final() {
+			if next := resolvedBy(cl, j); next != "" {
+				fmt.Fprintf(m.stderr, "job %s: %s\n", j.ID, j.Outcome)
+				id = next
+				continue
+			}
+			return j, nil
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// resolvedBy returns the job settling j's unknown outcome, if there is one.
+func resolvedBy(cl *client.Client, j *model.Job) string {
+	if j.State != model.JobFailed || len(j.Candidates) > 0 {
+		return ""
+	}
+	a, err := cl.ShowAccount(j.Path)
+	if err != nil {
+		return ""
+	}
+	for _, cr := range a.Credentials {
+		if cr.Type != j.Type || cr.PendingJob == "" || cr.PendingJob == j.ID {
+			continue
+		}
+		if r, err := cl.ShowJob(cr.PendingJob); err == nil && r.Resolves == j.ID {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+func (m *cmdline) jobWatch(c *cli.Context) error {
+	id, err := needArg(c, "ID")
+	if err != nil {
+		return err
+	}
+	cl, err := m.client()
+	if err != nil {
+		return err
+	}
+	return m.waitJobs(c, cl, []string{id})
+}

@@ -1,0 +1,247 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"maps"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	driverv1 "github.com/passman-dev/passman/proto/driver/v1"
+)
+
+// grpcServer serves a Driver as driverv1.DriverServer. A driver's error
+// becomes the response's Failure, so its reason crosses the wire as is.
+type grpcServer struct {
+	driverv1.UnimplementedDriverServer
+	impl Driver
+}
+
+func (s *grpcServer) Describe(
+	ctx context.Context, _ *driverv1.DescribeRequest,
+) (*driverv1.DescribeResponse, error) {
+	d, err := s.impl.Describe(ctx)
+	if err != nil {
+		return &driverv1.DescribeResponse{Failure: toFailure(ctx, err)}, nil
+	}
+	if d == nil {
+		d = &Description{}
+	}
+	resp := &driverv1.DescribeResponse{
+		Name:            d.Name,
+		CredentialTypes: d.CredentialTypes,
+		Reconcile:       d.Reconcile,
+	}
+	for _, p := range d.Params {
+		resp.Params = append(resp.Params, &driverv1.Param{
+			Name: p.Name, Description: p.Description, Required: p.Required,
+		})
+	}
+	return resp, nil
+}
+
+func (s *grpcServer) Check(
+	ctx context.Context, req *driverv1.CheckRequest,
+) (*driverv1.CheckResponse, error) {
+	res, err := s.impl.Check(ctx, &CheckRequest{
+		JobID:      req.GetJobId(),
+		Target:     targetFromProto(req.GetTarget()),
+		Account:    req.GetAccount(),
+		Credential: credentialFromProto(req.GetCredential()),
+	})
+	if err != nil {
+		return &driverv1.CheckResponse{Failure: toFailure(ctx, err)}, nil
+	}
+	if res == nil {
+		res = &CheckResult{}
+	}
+	return &driverv1.CheckResponse{HostKey: res.HostKey}, nil
+}
+
+func (s *grpcServer) Change(
+	ctx context.Context, req *driverv1.ChangeRequest,
+) (*driverv1.ChangeResponse, error) {
+	res, err := s.impl.Change(ctx, changeFromProto(req))
+	if err != nil {
+		return &driverv1.ChangeResponse{Failure: toFailure(ctx, err)}, nil
+	}
+	if res == nil {
+		res = &ChangeResult{}
+	}
+	return &driverv1.ChangeResponse{HostKey: res.HostKey}, nil
+}
+
+func changeFromProto(req *driverv1.ChangeRequest) *ChangeRequest {
+	c := &ChangeRequest{
+		JobID:   req.GetJobId(),
+		Target:  targetFromProto(req.GetTarget()),
+		Account: req.GetAccount(),
+		Type:    req.GetType(),
+		Current: takeSecret(req.GetCurrent()),
+		New:     takeSecret(req.GetNew()),
+	}
+	if r := req.GetReconcile(); r != nil {
+		c.Reconcile = &Login{
+			Account:    r.GetAccount(),
+			Credential: credentialFromProto(r.GetCredential()),
+		}
+	}
+	return c
+}
+
+func targetFromProto(t *driverv1.Target) Target {
+	return Target{
+		Address: t.GetAddress(),
+		Params:  maps.Clone(t.GetParams()),
+		HostKey: t.GetHostKey(),
+	}
+}
+
+func credentialFromProto(c *driverv1.Credential) Credential {
+	return Credential{Type: c.GetType(), Value: takeSecret(c.GetValue())}
+}
+
+// takeSecret moves b into a Secret, zeroing the message's copy.
+func takeSecret(b []byte) Secret {
+	s := NewSecret(b)
+	clear(b)
+	return s
+}
+
+// toFailure turns a driver's error into a Failure. An *Error keeps its
+// reason; a deadline that passed is a timeout; anything else is failed.
+func toFailure(ctx context.Context, err error) *driverv1.Failure {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return fromError(e)
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &driverv1.Failure{
+			Reason: string(ReasonTimeout), Message: "the request's deadline passed",
+		}
+	default:
+		return &driverv1.Failure{Reason: string(ReasonFailed), Message: err.Error()}
+	}
+}
+
+// grpcClient is a Driver that calls a driver plugin over gRPC.
+type grpcClient struct {
+	c driverv1.DriverClient
+}
+
+// NewGRPCClient returns a Driver that calls the driver served on conn. Its
+// errors are all *Error: the driver's own, or one saying why the call did
+// not complete (ReasonTimeout when ctx's deadline passed).
+func NewGRPCClient(conn grpc.ClientConnInterface) Driver {
+	return &grpcClient{c: driverv1.NewDriverClient(conn)}
+}
+
+func (c *grpcClient) Describe(ctx context.Context) (*Description, error) {
+	resp, err := c.c.Describe(ctx, &driverv1.DescribeRequest{})
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	if f := resp.GetFailure(); f != nil {
+		return nil, fromFailure(f)
+	}
+	d := &Description{
+		Name:            resp.GetName(),
+		CredentialTypes: resp.GetCredentialTypes(),
+		Reconcile:       resp.GetReconcile(),
+	}
+	for _, p := range resp.GetParams() {
+		d.Params = append(d.Params, Param{
+			Name: p.GetName(), Description: p.GetDescription(), Required: p.GetRequired(),
+		})
+	}
+	return d, nil
+}
+
+func (c *grpcClient) Check(ctx context.Context, req *CheckRequest) (*CheckResult, error) {
+	resp, err := c.c.Check(ctx, &driverv1.CheckRequest{
+		JobId:      req.JobID,
+		Target:     targetToProto(req.Target),
+		Account:    req.Account,
+		Credential: credentialToProto(req.Credential),
+	})
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	if f := resp.GetFailure(); f != nil {
+		return nil, fromFailure(f)
+	}
+	return &CheckResult{HostKey: resp.GetHostKey()}, nil
+}
+
+func (c *grpcClient) Change(ctx context.Context, req *ChangeRequest) (*ChangeResult, error) {
+	resp, err := c.c.Change(ctx, changeToProto(req))
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	if f := resp.GetFailure(); f != nil {
+		return nil, fromFailure(f)
+	}
+	return &ChangeResult{HostKey: resp.GetHostKey()}, nil
+}
+
+func changeToProto(req *ChangeRequest) *driverv1.ChangeRequest {
+	c := &driverv1.ChangeRequest{
+		JobId:   req.JobID,
+		Target:  targetToProto(req.Target),
+		Account: req.Account,
+		Type:    req.Type,
+		Current: req.Current.Reveal(),
+		New:     req.New.Reveal(),
+	}
+	if r := req.Reconcile; r != nil {
+		c.Reconcile = &driverv1.Login{
+			Account:    r.Account,
+			Credential: credentialToProto(r.Credential),
+		}
+	}
+	return c
+}
+
+func targetToProto(t Target) *driverv1.Target {
+	return &driverv1.Target{Address: t.Address, Params: t.Params, HostKey: t.HostKey}
+}
+
+func credentialToProto(c Credential) *driverv1.Credential {
+	return &driverv1.Credential{Type: c.Type, Value: c.Value.Reveal()}
+}
+
+// fromError turns an *Error into a Failure; no reason is failed.
+func fromError(e *Error) *driverv1.Failure {
+	r := e.Reason
+	if r == "" {
+		r = ReasonFailed
+	}
+	return &driverv1.Failure{Reason: string(r), Message: e.Message}
+}
+
+// fromFailure turns a Failure back into the driver's *Error.
+func fromFailure(f *driverv1.Failure) *Error {
+	r := Reason(f.GetReason())
+	if r == "" {
+		r = ReasonFailed
+	}
+	return &Error{Reason: r, Message: f.GetMessage()}
+}
+
+// callError explains a call that did not complete as an *Error.
+func callError(ctx context.Context, err error) *Error {
+	code, msg := status.Code(err), status.Convert(err).Message()
+	switch {
+	case code == codes.DeadlineExceeded || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return Errorf(ReasonTimeout, "the driver did not answer before the deadline")
+	case code == codes.Canceled:
+		return Errorf(ReasonFailed, "the request was canceled")
+	case code == codes.Unavailable:
+		return Errorf(ReasonFailed, "the driver plugin is unavailable: %s", msg)
+	default:
+		return Errorf(ReasonFailed, "calling the driver plugin: %s", msg)
+	}
+}

@@ -1,0 +1,144 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+// Errors that stop a login or a change early. classify and the dialog's
+// result turn them into reasons.
+var (
+	// errHostKeyMismatch stops a handshake with a target whose host key
+	// is not the pinned one.
+	errHostKeyMismatch = errors.New("host key mismatch")
+	// errPasswordRefused stops a second try of a password the target
+	// already refused through another method.
+	errPasswordRefused = errors.New("the password was refused")
+	// errNewPassword means the target asked for a new password during
+	// the login, as it does when the current one has expired.
+	errNewPassword = errors.New("the target asks for a new password")
+	// errUnexpectedPrompt means keyboard-interactive asked something the
+	// driver cannot answer.
+	errUnexpectedPrompt = errors.New("the target asked an unexpected question")
+	// errAskedCurrentAgain means passwd asked for the current password a
+	// second time: it refused the one given.
+	errAskedCurrentAgain = errors.New("passwd refused the current password")
+	// errAskedNewAgain means passwd asked for the new password a third
+	// time: it refused the new one, usually for its quality.
+	errAskedNewAgain = errors.New("passwd refused the new password")
+)
+
+// unreachableErrnos are the socket errors that mean no route to the
+// target or nothing listening there.
+var unreachableErrnos = []error{
+	syscall.ECONNREFUSED,
+	syscall.EHOSTUNREACH,
+	syscall.ENETUNREACH,
+	syscall.EHOSTDOWN,
+	syscall.ENETDOWN,
+}
+
+// classify turns a failed login into an *sdk.Error with the reason the
+// credential's status should show. ctx is the caller's context, dialCtx
+// the one bounded by the connect timeout.
+func classify(ctx, dialCtx context.Context, err error, hk *hostKeyCheck, auth *authState) error {
+	observed, mismatch := hk.seen()
+	switch {
+	case mismatch:
+		return hk.mismatchError()
+	case ctx.Err() != nil:
+		return contextError(ctx)
+	case dialCtx.Err() != nil || isTimeout(err):
+		return sdk.Errorf(sdk.ReasonTimeout, "no answer from the target in time: %v", err)
+	case errors.Is(err, errNewPassword):
+		return sdk.Errorf(sdk.ReasonLockedOut,
+			"the target wants a new password before login; it may have expired")
+	case isAuthFailure(err):
+		return sdk.Errorf(sdk.ReasonAuthFailed, "the target refused the credential")
+	case isUnreachable(err, observed):
+		return sdk.Errorf(sdk.ReasonUnreachable, "%v", err)
+	}
+	return sdk.Errorf(sdk.ReasonFailed, "%v", err)
+}
+
+// contextError reports why ctx is done, or nil when it is not.
+func contextError(ctx context.Context) error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return sdk.Errorf(sdk.ReasonTimeout, "the deadline passed before the target answered")
+	case ctx.Err() != nil:
+		return sdk.Errorf(sdk.ReasonFailed, "cancelled: %v", context.Cause(ctx))
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
+func isAuthFailure(err error) bool {
+	return errors.Is(err, errPasswordRefused) ||
+		errors.Is(err, errUnexpectedPrompt) ||
+		strings.Contains(err.Error(), "unable to authenticate")
+}
+
+// isUnreachable reports whether err means the target could not be
+// reached. A connection closed before the target showed its host key
+// counts: something refused it before SSH began.
+func isUnreachable(err error, observed bool) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	for _, errno := range unreachableErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return !observed && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
+}
+
+// redact replaces every occurrence of the secrets in s, for messages that
+// quote what a target printed.
+func redact(s string, secrets ...sdk.Secret) string {
+	for _, v := range secrets {
+		if !v.IsEmpty() {
+			s = strings.ReplaceAll(s, string(v.Reveal()), "[redacted]")
+		}
+	}
+	return s
+}
+
+// lastLines returns the last n non-empty lines of s, joined by "; ",
+// for an error message.
+func lastLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\r", ""), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "; ")
+}
+
+// annotate returns err as an *sdk.Error whose message starts with what
+// was being done, keeping err's reason, or ReasonFailed when it has none.
+// The SDK sends only an *sdk.Error's reason and message to the agent, so
+// context must go into the message itself.
+func annotate(err error, doing string) error {
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		return &sdk.Error{Reason: e.Reason, Message: doing + ": " + e.Message}
+	}
+	return sdk.Errorf(sdk.ReasonFailed, "%s: %v", doing, err)
+}
