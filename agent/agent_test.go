@@ -12,9 +12,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/passman-dev/passman/agent/plugins"
 	"github.com/passman-dev/passman/internal/wire"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
+
+// The plugin host is the agent's driver source.
+var _ DriverSource = (*plugins.Host)(nil)
 
 // changeJob returns the payload of a password change on the fake driver.
 func changeJob(jobID, account, current, next string) *wire.Payload {
@@ -44,7 +48,8 @@ func TestJobs(t *testing.T) {
 	t.Run("change runs once and its result verifies", func(t *testing.T) {
 		cur, next := value("root-cur"), value("root-new")
 		drv.set("root", cur)
-		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-change", "root", cur, next)))
+		p := changeJob("j-change", "root", cur, next)
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
 		bus.waitEvent(t, "j-change", 1, wire.EventAccepted)
 		res := bus.waitEvent(t, "j-change", 2, wire.EventResult)
 		if err := res.Verify(bus.agent("a1").sign); err != nil || !res.OK {
@@ -114,7 +119,8 @@ func TestJobs(t *testing.T) {
 		bus.send(t, "a1", bus.job(t, "a2", "a2", time.Minute, p))
 		waitFor(t, "the job to be settled", func() bool {
 			info := bus.consumerInfo(t, "a1")
-			return info.Delivered.Consumer > before && info.NumAckPending == 0 && info.NumPending == 0
+			settled := info.NumAckPending == 0 && info.NumPending == 0
+			return info.Delivered.Consumer > before && settled
 		})
 		if got := bus.kinds("j-other"); len(got) != 0 || drv.callsOf("other") != 0 {
 			t.Errorf("events %v, driver calls %d; want none", got, drv.callsOf("other"))
@@ -148,7 +154,9 @@ func TestJobs(t *testing.T) {
 		drv.set("chk", v2)
 		p := &wire.Payload{JobID: "j-check", Op: wire.OpCheck, Driver: "fake", Account: "chk",
 			Type: sdk.Password, Candidates: []wire.Candidate{
-				{Version: 1, Value: []byte(v1)}, {Version: 2, Value: []byte(v2)}, {Version: 3, Value: []byte(v3)},
+				{Version: 1, Value: []byte(v1)},
+				{Version: 2, Value: []byte(v2)},
+				{Version: 3, Value: []byte(v3)},
 			}}
 		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
 		res := bus.waitEvent(t, "j-check", 2, wire.EventResult)
@@ -156,7 +164,9 @@ func TestJobs(t *testing.T) {
 			res.Checks[i].Message = ""
 		}
 		want := []wire.CheckOutcome{
-			{Version: 1, Reason: "auth_failed"}, {Version: 2, OK: true}, {Version: 3, Reason: "auth_failed"},
+			{Version: 1, Reason: "auth_failed"},
+			{Version: 2, OK: true},
+			{Version: 3, Reason: "auth_failed"},
 		}
 		if diff := cmp.Diff(res.Checks, want); diff != "" || !res.OK {
 			t.Errorf("OK = %v; checks (-got +want):\n%s", res.OK, diff)
@@ -169,9 +179,12 @@ func TestJobs(t *testing.T) {
 			mod         func(*wire.Payload)
 			want        string
 		}{
-			{"unknown driver", "j-nodriver", func(p *wire.Payload) { p.Driver = "nope" }, ReasonNoDriver},
-			{"unknown op", "j-badop", func(p *wire.Payload) { p.Op = "explode" }, ReasonBadJob},
-			{"change without a value", "j-nonew", func(p *wire.Payload) { p.New = nil }, ReasonBadJob},
+			{"unknown driver", "j-nodriver",
+				func(p *wire.Payload) { p.Driver = "nope" }, ReasonNoDriver},
+			{"unknown op", "j-badop",
+				func(p *wire.Payload) { p.Op = "explode" }, ReasonBadJob},
+			{"change without a value", "j-nonew",
+				func(p *wire.Payload) { p.New = nil }, ReasonBadJob},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				p := changeJob(tc.jobID, "cannot", value("cannot-cur"), value("cannot-new"))
@@ -190,7 +203,8 @@ func TestJobs(t *testing.T) {
 	t.Run("a job still running at its deadline times out", func(t *testing.T) {
 		p := changeJob("j-slow", "slow", value("slow-cur"), value("slow-new"))
 		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Second, p))
-		if res := bus.waitEvent(t, "j-slow", 2, wire.EventResult); res.OK || res.Reason != ReasonTimeout {
+		res := bus.waitEvent(t, "j-slow", 2, wire.EventResult)
+		if res.OK || res.Reason != ReasonTimeout {
 			t.Errorf("result OK=%v reason=%s, want timeout", res.OK, res.Reason)
 		}
 	})
@@ -289,6 +303,8 @@ func TestRunRefuses(t *testing.T) {
 	dir := bus.enrollAgent(t, "a1")
 	drivers := fakeDrivers{"fake": newFakeDriver()}
 	startAgent(t, dir, drivers, nil)
+	// A heartbeat shows that the agent holds its data directory.
+	waitFor(t, "a heartbeat", func() bool { return len(bus.beatsOf("a1")) > 0 })
 	cases := []struct {
 		name string
 		cfg  Config
@@ -301,7 +317,9 @@ func TestRunRefuses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := Run(context.Background(), tc.cfg); !errors.Is(err, tc.want) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := Run(ctx, tc.cfg); !errors.Is(err, tc.want) {
 				t.Errorf("Run = %v, want %v", err, tc.want)
 			}
 		})
@@ -314,8 +332,10 @@ func TestConfigDefaults(t *testing.T) {
 		got.DeadlineMargin != DefaultDeadlineMargin || got.Logger == nil {
 		t.Errorf("defaults not set: %+v", got)
 	}
-	set := (&Config{HeartbeatEvery: time.Second, MaxInFlight: 3, DeadlineMargin: time.Minute}).EnsureDefaults()
-	if set.HeartbeatEvery != time.Second || set.MaxInFlight != 3 || set.DeadlineMargin != time.Minute {
+	set := &Config{HeartbeatEvery: time.Second, MaxInFlight: 3, DeadlineMargin: time.Minute}
+	set.EnsureDefaults()
+	if set.HeartbeatEvery != time.Second || set.MaxInFlight != 3 ||
+		set.DeadlineMargin != time.Minute {
 		t.Errorf("set values overwritten: %+v", set)
 	}
 }
@@ -346,8 +366,10 @@ func TestPermissions(t *testing.T) {
 		{"subscribe to its own job subject", wire.JobSubject("a1"), nil},
 		{"subscribe to another agent's inbox", wire.InboxPrefix("a2") + ".x", nil},
 		{"subscribe to the default inbox", "_INBOX.x", nil},
-		{"publish on another agent's event subject", wire.EventSubject("a2"), publish(wire.EventSubject("a2"))},
-		{"publish another agent's heartbeat", wire.HeartbeatSubject("a2"), publish(wire.HeartbeatSubject("a2"))},
+		{"publish on another agent's event subject", wire.EventSubject("a2"),
+			publish(wire.EventSubject("a2"))},
+		{"publish another agent's heartbeat", wire.HeartbeatSubject("a2"),
+			publish(wire.HeartbeatSubject("a2"))},
 		{"publish a job", wire.JobSubject("a1"), publish(wire.JobSubject("a1"))},
 		{"pull another agent's jobs", "$JS.API.CONSUMER.MSG.NEXT.PASSMAN_JOBS.agent-a2",
 			publish("$JS.API.CONSUMER.MSG.NEXT.PASSMAN_JOBS.agent-a2")},
@@ -415,7 +437,8 @@ func waitViolation(t *testing.T, errs <-chan error, subject string) {
 	for {
 		select {
 		case err := <-errs:
-			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), subject) {
+			denied := errors.Is(err, nats.ErrPermissionViolation)
+			if denied && strings.Contains(err.Error(), subject) {
 				return
 			}
 			t.Logf("other error: %v", err)

@@ -153,7 +153,8 @@ func (o *EnrollOptions) post(
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+enrollPath, bytes.NewReader(body))
+	endpoint := base + enrollPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("building enrollment request: %w", err)
 	}

@@ -59,7 +59,8 @@ func TestEnrollRefuses(t *testing.T) {
 		code    api.Code
 		request bool
 	}{
-		{name: "already enrolled", opts: EnrollOptions{DataDir: enrolledDir}, want: ErrAlreadyEnrolled},
+		{name: "already enrolled", opts: EnrollOptions{DataDir: enrolledDir},
+			want: ErrAlreadyEnrolled},
 		{name: "wrong token", opts: EnrollOptions{Token: secret.FromString("nope")},
 			code: api.CodeUnauthenticated, request: true},
 		{name: "plain http", opts: EnrollOptions{Server: "http://127.0.0.1:1"}},

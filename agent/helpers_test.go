@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -218,9 +219,10 @@ func (b *testBus) connect() {
 
 func (b *testBus) createStreams() {
 	b.t.Helper()
+	queue := jetstream.WorkQueuePolicy
 	for _, cfg := range []jetstream.StreamConfig{
-		{Name: wire.JobStream, Subjects: []string{wire.JobSubjects}, Retention: jetstream.WorkQueuePolicy},
-		{Name: wire.EventStream, Subjects: []string{wire.EventSubjects}, Retention: jetstream.WorkQueuePolicy},
+		{Name: wire.JobStream, Subjects: []string{wire.JobSubjects}, Retention: queue},
+		{Name: wire.EventStream, Subjects: []string{wire.EventSubjects}, Retention: queue},
 	} {
 		if _, err := b.js.CreateStream(context.Background(), cfg); err != nil {
 			b.t.Fatal(err)
@@ -387,7 +389,9 @@ func (b *testBus) enrollAgent(t *testing.T, id string) string {
 
 // job builds an envelope for agentID due in ttl and seals p to the HPKE
 // key of sealTo.
-func (b *testBus) job(t *testing.T, agentID, sealTo string, ttl time.Duration, p *wire.Payload) []byte {
+func (b *testBus) job(
+	t *testing.T, agentID, sealTo string, ttl time.Duration, p *wire.Payload,
+) []byte {
 	t.Helper()
 	env := &wire.Envelope{JobID: p.JobID, AgentID: agentID, Deadline: time.Now().Add(ttl).UTC()}
 	if err := env.Seal(b.agent(sealTo).hpke, p); err != nil {
@@ -450,7 +454,7 @@ func startAgent(t *testing.T, dir string, drivers DriverSource, mod func(*Config
 			if err := <-done; err != nil {
 				t.Errorf("Run: %v", err)
 			}
-			if t.Failed() {
+			if t.Failed() || os.Getenv("AGENT_LOGS") != "" {
 				t.Logf("agent logs:\n%s", logs.String())
 			}
 		})
@@ -552,13 +556,15 @@ func (d *fakeDriver) Check(ctx context.Context, req *sdk.CheckRequest) (*sdk.Che
 	return &sdk.CheckResult{HostKey: "fake-host-key"}, nil
 }
 
-func (d *fakeDriver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.ChangeResult, error) {
+func (d *fakeDriver) Change(
+	ctx context.Context, req *sdk.ChangeRequest,
+) (*sdk.ChangeResult, error) {
 	defer d.leave()
 	if err := d.enter(ctx, req.Account); err != nil {
 		return nil, err
 	}
 	if d.value(req.Account) != string(req.Current.Reveal()) {
-		return nil, sdk.Errorf(sdk.ReasonAuthFailed, "the current credential of %s is wrong", req.Account)
+		return nil, sdk.Errorf(sdk.ReasonAuthFailed, "wrong current credential for %s", req.Account)
 	}
 	d.set(req.Account, string(req.New.Reveal()))
 	return &sdk.ChangeResult{}, nil

@@ -177,7 +177,7 @@ func (id *identity) wipe() {
 // writeIdentity writes the keys, the CA and then the enrollment into
 // dataDir, each file atomically. The enrollment goes last: a data
 // directory with an agent.json is complete.
-func writeIdentity(dataDir string, e *Enrollment, keys *wire.Keys, seed []byte, caPEM []byte) error {
+func writeIdentity(dataDir string, e *Enrollment, keys *wire.Keys, seed, caPEM []byte) error {
 	wk, err := keys.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("encoding agent keys: %w", err)
@@ -192,7 +192,8 @@ func writeIdentity(dataDir string, e *Enrollment, keys *wire.Keys, seed []byte, 
 		return fmt.Errorf("writing %s: %w", keysFile, err)
 	}
 	if len(caPEM) > 0 {
-		if err := pki.WriteFileAtomic(filepath.Join(dataDir, caFile), caPEM, publicMode); err != nil {
+		err := pki.WriteFileAtomic(filepath.Join(dataDir, caFile), caPEM, publicMode)
+		if err != nil {
 			return fmt.Errorf("writing %s: %w", caFile, err)
 		}
 		e.CACert = caFile
@@ -215,8 +216,8 @@ func checkAgentID(id string) error {
 		return fmt.Errorf("agent id %q must be 1 to 64 characters", id)
 	}
 	for _, r := range id {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
-		if !ok {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (r < '0' || r > '9') && r != '-' && r != '_' {
 			return fmt.Errorf("agent id %q may hold only letters, digits, - and _", id)
 		}
 	}

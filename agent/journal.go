@@ -20,6 +20,10 @@ const journalKeep = time.Hour
 // journalMode is the mode of the journal file.
 const journalMode = 0o600
 
+// compactEvery is how many records the journal appends between two
+// compactions, which bound its size on disk and in memory.
+const compactEvery = 4096
+
 // errJournalClosed is returned by add once the journal can no longer be
 // written.
 var errJournalClosed = errors.New("the job journal is closed")
@@ -29,10 +33,14 @@ var errJournalClosed = errors.New("the job journal is closed")
 // before the agent opens the job. A job id in the journal is never run
 // again.
 type journal struct {
-	mu   sync.Mutex
-	f    *os.File
-	size int64
-	seen map[string]time.Time
+	path         string
+	compactAfter int
+
+	mu       sync.Mutex
+	f        *os.File
+	size     int64
+	appended int
+	seen     map[string]time.Time
 }
 
 // journalRecord is one line of the journal.
@@ -41,33 +49,51 @@ type journalRecord struct {
 	Deadline time.Time `json:"deadline"`
 }
 
-// openJournal loads the journal at path, drops the jobs whose deadline
-// is more than journalKeep before now, rewrites the file with the rest
-// and opens it for appending. A last line cut short by a crash is
-// dropped: its job was never opened.
+// openJournal loads the journal at path and compacts it as of now. A
+// last line cut short by a crash is dropped: its job was never opened.
 func openJournal(path string, now time.Time) (*journal, error) {
 	recs, err := readJournal(path)
 	if err != nil {
 		return nil, err
 	}
-	j := &journal{seen: make(map[string]time.Time, len(recs))}
-	var buf bytes.Buffer
+	j := &journal{path: path, compactAfter: compactEvery}
+	j.seen = make(map[string]time.Time, len(recs))
 	for _, r := range recs {
-		if _, dup := j.seen[r.JobID]; dup || now.Sub(r.Deadline) > journalKeep {
+		if _, dup := j.seen[r.JobID]; !dup {
+			j.seen[r.JobID] = r.Deadline
+		}
+	}
+	if err := j.compact(now); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// compact drops the jobs whose deadline is more than journalKeep before
+// now, rewrites the file atomically with the rest and opens it for
+// appending.
+func (j *journal) compact(now time.Time) error {
+	var buf bytes.Buffer
+	for id, deadline := range j.seen {
+		if now.Sub(deadline) > journalKeep {
+			delete(j.seen, id)
 			continue
 		}
-		j.seen[r.JobID] = r.Deadline
-		buf.Write(encodeRecord(r))
+		buf.Write(encodeRecord(journalRecord{JobID: id, Deadline: deadline.UTC()}))
 	}
-	if err := pki.WriteFileAtomic(path, buf.Bytes(), journalMode); err != nil {
-		return nil, fmt.Errorf("rewriting the job journal: %w", err)
+	if j.f != nil {
+		_ = j.f.Close()
+		j.f = nil
 	}
-	j.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err := pki.WriteFileAtomic(j.path, buf.Bytes(), journalMode); err != nil {
+		return fmt.Errorf("rewriting the job journal: %w", err)
+	}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return nil, fmt.Errorf("opening the job journal: %w", err)
+		return fmt.Errorf("opening the job journal: %w", err)
 	}
-	j.size = int64(buf.Len())
-	return j, nil
+	j.f, j.size, j.appended = f, int64(buf.Len()), 0
+	return nil
 }
 
 // readJournal decodes the records of the journal at path, none when the
@@ -120,6 +146,12 @@ func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
 		return false, fmt.Errorf("writing to the job journal: %w", err)
 	}
 	j.seen[jobID] = deadline
+	if j.appended++; j.appended >= j.compactAfter {
+		// The record is on disk already. Should compacting fail, the
+		// journal is closed and every later add says so, until a restart
+		// rebuilds it.
+		_ = j.compact(time.Now())
+	}
 	return true, nil
 }
 

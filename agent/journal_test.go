@@ -2,8 +2,10 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,10 +47,10 @@ func TestJournalRecordsAndPersists(t *testing.T) {
 		jobID string
 		fresh bool
 	}{
-		{"j1", false},                     // kept across the restart
+		{"j1", false},                      // kept across the restart
 		{"j3\n{\"job_id\":\"j4\"}", false}, // an odd id stays one record
-		{"j4", true},                      // and injected nothing
-		{"j2", true},                      // pruned: long past its deadline
+		{"j4", true},                       // and injected nothing
+		{"j2", true},                       // pruned: long past its deadline
 	} {
 		if fresh, err := j.add(tc.jobID, now.Add(time.Minute)); err != nil || fresh != tc.fresh {
 			t.Errorf("after reopening, add(%q) = %v, %v; want %v", tc.jobID, fresh, err, tc.fresh)
@@ -60,7 +62,8 @@ func TestJournalRecordsAndPersists(t *testing.T) {
 }
 
 func TestJournalDamage(t *testing.T) {
-	good := `{"job_id":"j1","deadline":"` + time.Now().Add(time.Minute).UTC().Format(time.RFC3339) + `"}`
+	soon := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	good := `{"job_id":"j1","deadline":"` + soon + `"}`
 	cases := []struct {
 		name    string
 		content string
@@ -70,7 +73,7 @@ func TestJournalDamage(t *testing.T) {
 		{"whole records", good + "\n", nil, true},
 		{"torn last record", good + "\n" + `{"job_id":"j9","dead`, nil, true},
 		{"damaged record", good + "\n" + "garbage\n", ErrJournalDamaged, false},
-		{"record without a job id", `{"deadline":"2030-01-01T00:00:00Z"}` + "\n", ErrJournalDamaged, false},
+		{"record without a job id", `{"deadline":"` + soon + `"}` + "\n", ErrJournalDamaged, false},
 		{"empty file", "", nil, false},
 	}
 	for _, tc := range cases {
@@ -95,5 +98,37 @@ func TestJournalDamage(t *testing.T) {
 				t.Errorf("the torn record was kept: %q", b)
 			}
 		})
+	}
+}
+
+func TestJournalCompacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), journalFile)
+	now := time.Now()
+	j, err := openJournal(path, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	j.compactAfter = 3
+	old, live := now.Add(-2*journalKeep), now.Add(time.Minute)
+	for i, deadline := range []time.Time{old, live, old, live} {
+		if _, err := j.add(fmt.Sprintf("j%d", i), deadline); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := readJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.JobID)
+	}
+	slices.Sort(ids)
+	if want := []string{"j1", "j3"}; !slices.Equal(ids, want) {
+		t.Errorf("after compaction the journal holds %v, want %v", ids, want)
+	}
+	if fresh, err := j.add("j1", now); fresh || err != nil {
+		t.Errorf("add of a kept job after compaction = %v, %v", fresh, err)
 	}
 }

@@ -154,11 +154,9 @@ func (a *agent) next(ctx context.Context, cons jetstream.Consumer) (jetstream.Ms
 	fctx, cancel := context.WithTimeout(ctx, fetchWait)
 	defer cancel()
 	msg, err := cons.Next(jetstream.FetchContext(fctx))
-	switch {
-	case err == nil:
+	idle := errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+	if err == nil || idle && ctx.Err() == nil {
 		return msg, nil
-	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		return nil, nil
 	}
 	return nil, err
 }
@@ -254,7 +252,8 @@ func (a *agent) accept(ctx context.Context, msg jetstream.Msg, env *wire.Envelop
 	dup, err := a.publish(ctx, ev, until)
 	switch {
 	case err != nil:
-		a.log.Warn("job not started", "job_id", env.JobID, "reason", "accepted_not_stored", "error", err)
+		a.log.Warn("job not started", "job_id", env.JobID, "reason", "accepted_not_stored",
+			"error", err)
 	case dup:
 		// The event store already holds an accepted event of this job:
 		// it ran here before, whatever the journal says.
@@ -308,7 +307,9 @@ func (a *agent) settle(op func() error, jobID string) {
 // until JetStream stores it or until passes. The job id and the kind make
 // the message id, so that a retry of a stored event is not stored twice;
 // dup reports that JetStream had it already.
-func (a *agent) publish(ctx context.Context, ev *wire.Event, until time.Time) (dup bool, err error) {
+func (a *agent) publish(
+	ctx context.Context, ev *wire.Event, until time.Time,
+) (dup bool, err error) {
 	ev.Time = time.Now().UTC()
 	ev.Sign(a.id.keys)
 	data, err := json.Marshal(ev)

@@ -1,0 +1,373 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/secret"
+	"github.com/passman-dev/passman/internal/testserver"
+	"github.com/passman-dev/passman/internal/wire"
+	"github.com/passman-dev/passman/server/model"
+	"github.com/passman-dev/passman/server/service"
+)
+
+const (
+	appPath  = "apps/web/db"
+	initialV = "Initial-Passw0rd!abcdefgh"
+)
+
+func sec(s string) api.Secret { return api.NewSecret(secret.FromString(s)) }
+
+// fileTarget creates a config file holding initialV and the target and
+// account that manage it, and returns the file's path.
+func (e *env) fileTarget(zone string) string {
+	e.t.Helper()
+	file := filepath.Join(e.t.TempDir(), "app.env")
+	if err := os.WriteFile(file, []byte("# app\nDB_USER=app\nDB_PASSWORD="+initialV+"\n"), 0o640); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.passman("", "folder", "create", "apps"); err != nil {
+		e.t.Fatal(err)
+	}
+	_, err := e.passman("", "target", "create", "apps/web", "--type", "file", "--address", "localhost",
+		"--zone", zone, "--param", "path="+file, "--param", "key=DB_PASSWORD")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = e.passman(initialV+"\n", "account", "create", appPath, "--credential", "password",
+		"--value-stdin")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return file
+}
+
+// fileHolds reports whether the config file holds value as DB_PASSWORD.
+func fileHolds(t *testing.T, file, value string) bool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "DB_PASSWORD="); ok {
+			return strings.Trim(v, `"`) == value
+		}
+	}
+	return false
+}
+
+func TestFileResetCheckAndWrongCurrent(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	file := e.fileTarget("dc1")
+	ag := e.startAgent(e.enroll("dc1"), nil)
+
+	// Reset on the target with a generated value, through the CLI.
+	out, err := e.passman("", "account", "reset", appPath, "--type", "password", "--generate", "--wait")
+	if err != nil || !strings.Contains(out, "succeeded") {
+		t.Fatalf("reset --wait: %v\n%s", err, out)
+	}
+	a := e.waitSettled(appPath)
+	newV := e.checkout(appPath, model.Password)
+	if a.Status != model.InSync || !fileHolds(t, file, newV) || newV == initialV {
+		t.Fatalf("after reset: status %s, file holds new value %v", a.Status, fileHolds(t, file, newV))
+	}
+
+	// A check proves it again; a database-only change to a wrong value
+	// makes the next check fail, and an update to the right one heals it.
+	if _, err := e.passman("", "account", "check", appPath, "--wait"); err != nil {
+		t.Fatal(err)
+	}
+	const wrongV = "Wrong-Passw0rd!abcdefghij"
+	_, err = e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Value: sec(wrongV),
+		DatabaseOnly: true, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOnce(t, e, model.NotInSync, "auth_failed")
+	_, err = e.c.Update(&api.UpdateRequest{Path: appPath, Type: model.Password, Value: sec(newV)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOnce(t, e, model.InSync, "")
+
+	// With a wrong stored current value, a change fails and changes
+	// nothing: the file keeps its value and every version is kept.
+	_, err = e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Value: sec(wrongV),
+		DatabaseOnly: true, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := e.waitJob(r.Job.ID); j.State != model.JobFailed || j.Reason != "auth_failed" {
+		t.Errorf("reset with a wrong current value: %s %s %q", j.State, j.Reason, j.Outcome)
+	}
+	a = e.waitSettled(appPath)
+	cr := a.Credentials[0]
+	if cr.Status != model.NotInSync || cr.Reason != "auth_failed" || cr.Pending != 0 {
+		t.Errorf("credential = %+v, want NotInSync auth_failed with nothing pending", cr)
+	}
+	if !fileHolds(t, file, newV) {
+		t.Error("a failed change altered the file")
+	}
+	revs, err := e.c.Revisions(appPath, model.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(revs.Revisions); got != 6 {
+		t.Errorf("%d revisions, want 6: no version may be lost", got)
+	}
+	e.noSecrets([]*agentProc{ag}, initialV, newV, wrongV)
+}
+
+// checkOnce runs Check Credentials on appPath and waits for the status.
+func checkOnce(t *testing.T, e *env, status model.SyncStatus, reason string) {
+	t.Helper()
+	res, err := e.c.Check(&api.CheckRequest{Paths: []string{appPath}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Jobs) != 1 {
+		t.Fatalf("check started %d jobs, want 1", len(res.Jobs))
+	}
+	e.waitJob(res.Jobs[0].ID)
+	a, err := e.c.ShowAccount(appPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != status || a.Credentials[0].Reason != reason {
+		t.Fatalf("after check: %s %q, want %s %q", a.Status, a.Credentials[0].Reason, status, reason)
+	}
+}
+
+func TestAgentDownDuringReset(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	file := e.fileTarget("dc1")
+	dir := e.enroll("dc1")
+	ag := e.startAgent(dir, nil)
+	ag.stop()
+
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the job sits in the stopped agent's queue
+	if j, _ := e.c.ShowJob(r.Job.ID); j.State != model.JobWaitingAgent || j.AgentID == "" {
+		t.Fatalf("job = %s agent %q, want waiting in an agent's queue", j.State, j.AgentID)
+	}
+	if !fileHolds(t, file, initialV) {
+		t.Fatal("the file changed with no agent running")
+	}
+	e.startAgent(dir, nil)
+	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
+		t.Fatalf("job after the agent returned: %s %s %q", j.State, j.Reason, j.Outcome)
+	}
+	if v := e.checkout(appPath, model.Password); !fileHolds(t, file, v) {
+		t.Error("the file does not hold the value PassMan calls current")
+	}
+}
+
+func TestNoAgentBeforeDeadline(t *testing.T) {
+	e := newEnv(t, testserver.Config{Service: service.Options{JobDeadline: 3 * time.Second,
+		Tick: 100 * time.Millisecond, Grace: 500 * time.Millisecond}})
+	file := e.fileTarget("dc1")
+	e.startAgent(e.enroll("dc1"), nil).stop()
+	before, err := e.c.ShowAccount(appPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := e.waitJob(r.Job.ID)
+	if j.State != model.JobFailed || j.Reason != "no_agent" || !strings.Contains(j.Outcome, "dc1") {
+		t.Fatalf("job = %s %s %q, want failed no_agent naming zone dc1", j.State, j.Reason, j.Outcome)
+	}
+	after, err := e.c.ShowAccount(appPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Credentials[0], after.Credentials[0]
+	if a.Version != b.Version || a.Status != b.Status || a.Pending != 0 {
+		t.Errorf("credential after no_agent = %+v, want as before: %+v", a, b)
+	}
+	if !fileHolds(t, file, initialV) {
+		t.Error("the file changed")
+	}
+}
+
+func TestReplayedAndLateJobsDoNothing(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	file := e.fileTarget("dc1")
+	dir := e.enroll("dc1")
+	ag := e.startAgent(dir, nil)
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitJob(r.Job.ID)
+	current := e.checkout(appPath, model.Password)
+	keys, _ := agentSecrets(t, dir)
+	nc := e.serverNATS(t)
+
+	const evil = "Replayed-Passw0rd!abcdefg"
+	cases := []struct {
+		name, jobID string
+		deadline    time.Time
+		want        string
+	}{
+		{"replay of a job that ran", r.Job.ID, time.Now().Add(time.Minute), "already_run"},
+		{"job past its deadline", "late-job-0001", time.Now().Add(-time.Second), "deadline_passed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := &wire.Envelope{JobID: tc.jobID, AgentID: keys.AgentID, Deadline: tc.deadline}
+			p := &wire.Payload{JobID: tc.jobID, Op: wire.OpChange, Driver: "file",
+				Target: wire.Target{Address: "localhost", Params: map[string]string{"path": file,
+					"key": "DB_PASSWORD"}},
+				Account: "db", Type: "password", Current: []byte(current), New: []byte(evil)}
+			if err := env.Seal(keys.HPKEPublic(), p); err != nil {
+				t.Fatal(err)
+			}
+			publishJob(t, nc, env, tc.name)
+			waitFor(t, "the agent to refuse the job", func() bool {
+				return strings.Contains(ag.logs.String(), tc.want)
+			})
+			if !fileHolds(t, file, current) {
+				t.Fatal("the file changed")
+			}
+		})
+	}
+	e.noSecrets([]*agentProc{ag}, current, evil)
+}
+
+func TestForgedResultIsRejected(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	file := e.fileTarget("dc1")
+	dirA, dirB := e.enroll("dc1"), e.enroll("dc2")
+	e.startAgent(dirA, nil).stop()
+	e.startAgent(dirB, nil)
+
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysA, _ := agentSecrets(t, dirA)
+	keysB, _ := agentSecrets(t, dirB)
+	forger, err := wire.NewKeys(keysA.AgentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := e.serverNATS(t)
+	before := e.snapshot(appPath)
+
+	cases := []struct {
+		name    string
+		signer  *wire.Keys
+		subject string
+	}{
+		{"signed by a key the agent never enrolled", forger, keysA.AgentID},
+		{"signed by another agent, on its own subject", keysB, keysB.AgentID},
+		{"signed by another agent, claiming to be the agent", keysB, keysA.AgentID},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := &wire.Event{Kind: wire.EventResult, JobID: r.Job.ID, Time: time.Now().UTC(), OK: true}
+			ev.Sign(tc.signer)
+			publishEvent(t, nc, tc.subject, ev)
+			waitFor(t, "the forged event to be rejected", func() bool {
+				return strings.Count(e.srv.Logs.String(), "agent event rejected") > i
+			})
+			if diff := cmp.Diff(e.snapshot(appPath), before); diff != "" {
+				t.Fatalf("a forged result changed the account (-got +want):\n%s", diff)
+			}
+		})
+	}
+	recs, err := e.c.ListAudit("", time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := 0
+	for _, rec := range recs.Records {
+		if rec.Code == "bad_event" {
+			rejected++
+		}
+	}
+	if rejected != len(cases) {
+		t.Errorf("%d rejected events audited, want %d", rejected, len(cases))
+	}
+
+	// The real agent still completes the job.
+	e.startAgent(dirA, nil)
+	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
+		t.Fatalf("job = %s %s", j.State, j.Outcome)
+	}
+	if v := e.checkout(appPath, model.Password); !fileHolds(t, file, v) {
+		t.Error("the file does not hold the value PassMan calls current")
+	}
+}
+
+// snapshot is the state of an account and its job, for comparisons.
+func (e *env) snapshot(path string) *api.Account {
+	e.t.Helper()
+	a, err := e.c.ShowAccount(path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+func TestAgentCannotUseAnotherAgentsSubjects(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	dirA, dirB := e.enroll("dc1"), e.enroll("dc1")
+	_, kpA := agentSecrets(t, dirA)
+	keysB, _ := agentSecrets(t, dirB)
+	keysA, _ := agentSecrets(t, dirA)
+
+	errs := make(chan error, 10)
+	nc := e.natsAs(t, kpA, nats.CustomInboxPrefix(wire.InboxPrefix(keysA.AgentID)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	cases := []struct {
+		name string
+		do   func() error
+	}{
+		{"subscribe to another agent's jobs", func() error {
+			_, err := nc.SubscribeSync(wire.JobSubject(keysB.AgentID))
+			return err
+		}},
+		{"publish on another agent's events", func() error {
+			return nc.Publish(wire.EventSubject(keysB.AgentID), []byte("{}"))
+		}},
+		{"read the job stream directly", func() error {
+			_, err := nc.SubscribeSync(wire.JobSubjects)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.do(); err != nil {
+				return
+			}
+			nc.Flush()
+			select {
+			case err := <-errs:
+				if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+					t.Errorf("error = %v, want a permissions violation", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("NATS allowed it")
+			}
+		})
+	}
+}
