@@ -77,3 +77,9 @@ type JobRef struct {
 	Path string `json:"path"`
 	Type string `json:"type"`
 }
+
+// NATSConfig answers GET /v1/agents/nats-config: the authorization block of
+// an external NATS server's configuration.
+type NATSConfig struct {
+	Authorization string `json:"authorization"`
+}

@@ -250,3 +250,8 @@ func (c *Client) ListAgents() (*api.AgentList, error) {
 func (c *Client) Enroll(req *api.EnrollRequest) (*api.EnrollResponse, error) {
 	return call[api.EnrollResponse](c, http.MethodPost, "/v1/agents/enroll", nil, req)
 }
+
+// NATSConfig returns the authorization block for an external NATS server.
+func (c *Client) NATSConfig() (*api.NATSConfig, error) {
+	return call[api.NATSConfig](c, http.MethodGet, "/v1/agents/nats-config", nil, nil)
+}

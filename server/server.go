@@ -257,7 +257,7 @@ func (s *Server) serve(cfg Config, tlsCfg *tls.Config) error {
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           httpapi.New(s.svc, s.log.Named("api")),
+		Handler:           httpapi.New(s.svc, natsPublicKey(cfg.DataDir), s.log.Named("api")),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -277,6 +277,21 @@ func (s *Server) serve(cfg Config, tlsCfg *tls.Config) error {
 	}
 	s.log.Info("server started", "api", "https://"+ln.Addr().String(), "nats", nats, "vault", "closed")
 	return nil
+}
+
+// natsPublicKey returns the public half of the server's NATS nkey, or ""
+// when it cannot be read.
+func natsPublicKey(dir string) string {
+	seed, err := os.ReadFile(filepath.Join(dir, natsSeedFile))
+	if err != nil {
+		return ""
+	}
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		return ""
+	}
+	pub, _ := kp.PublicKey()
+	return pub
 }
 
 // NATSURLs returns the URLs agents connect to, or nil without NATS.

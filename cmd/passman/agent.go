@@ -41,6 +41,9 @@ func (m *cmdline) agentCommand() *cli.Command {
 				Action: act(m.agentList)},
 			m.agentEnrollCommand(),
 			m.agentRunCommand(),
+			{Name: "nats-config", Usage: "print the authorization block an external NATS " +
+				"server needs for the server and the enrolled agents (reload it after each " +
+				"enrollment)", Action: act(m.agentNATSConfig)},
 		},
 	}
 }
@@ -204,4 +207,16 @@ func runAgent(ctx context.Context, dataDir, pluginDir string, log hclog.Logger) 
 	}
 	return agent.Run(ctx, agent.Config{DataDir: dataDir, Drivers: host,
 		Logger: log.Named("agent"), Version: version})
+}
+
+func (m *cmdline) agentNATSConfig(c *cli.Context) error {
+	cl, err := m.clientNoArgs(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := cl.NATSConfig()
+	if err != nil {
+		return err
+	}
+	return m.emit(c, cfg, func(w io.Writer) { fmt.Fprint(w, cfg.Authorization) })
 }

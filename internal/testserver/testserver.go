@@ -37,6 +37,7 @@ type Server struct {
 	Dir     string
 	// natsListen is the NATS address, kept across restarts.
 	natsListen string
+	natsURL    string
 	Bootstrap  *service.Bootstrap
 	CACert     []byte
 	// Admin is a client with the administrator's token.
@@ -71,6 +72,9 @@ type Config struct {
 	// Hosts are extra names and addresses of the certificate, such as the
 	// address of a network namespace's gateway that agents dial.
 	Hosts []string
+	// NATSURL points the server at an external NATS server instead of
+	// the embedded one.
+	NATSURL string
 	// NATSHost is the address the embedded NATS server listens on.
 	// Default 127.0.0.1. Its port is chosen once and kept across restarts,
 	// so that enrolled agents find it again.
@@ -119,9 +123,25 @@ func startClosed(t testing.TB, cfg Config) *Server {
 	if cfg.NATSHost == "" {
 		cfg.NATSHost = "127.0.0.1"
 	}
-	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service,
+	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service, natsURL: cfg.NATSURL,
 		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
 	s.restart(t, log)
+	return s
+}
+
+// Adopt starts a server, vault open, on a data directory the test
+// initialised itself with server.Init.
+func Adopt(t testing.TB, dir string, boot *service.Bootstrap, cfg Config) *Server {
+	t.Helper()
+	logs := &SyncBuffer{}
+	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
+	if cfg.NATSHost == "" {
+		cfg.NATSHost = "127.0.0.1"
+	}
+	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service, natsURL: cfg.NATSURL,
+		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
+	s.restart(t, log)
+	s.OpenVault(t)
 	return s
 }
 
@@ -140,7 +160,7 @@ func freePort(t testing.TB, host string) string {
 func (s *Server) restart(t testing.TB, log hclog.Logger) {
 	t.Helper()
 	srv, err := server.Start(server.Config{DataDir: s.Dir, Listen: "127.0.0.1:0", Logger: log,
-		Vault: FastVault, NATSListen: s.natsListen, Service: s.Options})
+		Vault: FastVault, NATSListen: s.natsListen, NATSURL: s.natsURL, Service: s.Options})
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}

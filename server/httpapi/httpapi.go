@@ -27,11 +27,14 @@ type Handler struct {
 	svc *service.Service
 	log hclog.Logger
 	mux *http.ServeMux
+	// natsKey is the server's own NATS public nkey.
+	natsKey string
 }
 
-// New returns the API handler for svc.
-func New(svc *service.Service, log hclog.Logger) *Handler {
-	h := &Handler{svc: svc, log: log, mux: http.NewServeMux()}
+// New returns the API handler for svc. natsKey is the server's own NATS
+// public nkey, for the configuration of an external NATS server.
+func New(svc *service.Service, natsKey string, log hclog.Logger) *Handler {
+	h := &Handler{svc: svc, log: log, mux: http.NewServeMux(), natsKey: natsKey}
 	h.routes()
 	return h
 }

@@ -116,6 +116,9 @@ func (h *Handler) adminRoutes() {
 	}))
 	m.Handle("POST /v1/agents/tokens", rpc(h, "agent.token.create", s.CreateAgentToken))
 	m.HandleFunc("POST /v1/agents/enroll", h.enroll)
+	m.Handle("GET /v1/agents/nats-config", h.get("agent.nats_config", func(c *caller, _ queryArgs) (any, error) {
+		return s.NATSAuthorization(c, h.natsKey)
+	}))
 	m.Handle("GET /v1/agents", h.get("agent.list", func(c *caller, _ queryArgs) (any, error) {
 		return s.ListAgents(c)
 	}))

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -295,4 +298,39 @@ func better(aOnline bool, a agentState, bOnline bool, b agentState) bool {
 		return a.inFlight < b.inFlight
 	}
 	return a.lastSeen.After(b.lastSeen)
+}
+
+// NATSAuthorization returns the authorization block an external NATS
+// server needs for PassMan: the server's own nkey with every permission,
+// and each enrolled agent's nkey with its own subjects only. Operators who
+// run PassMan on their NATS cluster include it in the cluster's config and
+// reload it after each enrollment. It needs manage_agents.
+func (s *Service) NATSAuthorization(c *Caller, serverKey string) (*api.NATSConfig, error) {
+	out := &api.NATSConfig{}
+	err := s.read(event(c, "agent.nats_config", ""), func(*audit.Record) error {
+		if err := s.authorizeRoot(s.st, c, auth.OpManageAgents); err != nil {
+			return err
+		}
+		var b strings.Builder
+		b.WriteString("authorization {\n  users = [\n")
+		fmt.Fprintf(&b, "    { nkey: %q }\n", serverKey)
+		err := store.ScanJSON(s.st, store.AgentPrefix(), func(a *model.Agent) error {
+			pub, sub := wire.AgentPermissions(a.ID)
+			fmt.Fprintf(&b, "    { nkey: %q, permissions: { publish: { allow: %s }, "+
+				"subscribe: { allow: %s } } }\n", a.NATSKey, quoteList(pub), quoteList(sub))
+			return nil
+		})
+		b.WriteString("  ]\n}\n")
+		out.Authorization = b.String()
+		return err
+	})
+	return out, err
+}
+
+func quoteList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
