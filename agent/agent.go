@@ -75,7 +75,7 @@ var (
 // Defaults of Config.
 const (
 	DefaultHeartbeatEvery = 5 * time.Second
-	DefaultMaxInFlight    = 16
+	DefaultMaxInFlight    = 64
 	DefaultDeadlineMargin = 2 * time.Second
 )
 
@@ -93,7 +93,7 @@ type Config struct {
 	// HeartbeatEvery is how often the agent tells the server it is alive.
 	// Default 5s.
 	HeartbeatEvery time.Duration
-	// MaxInFlight is how many jobs the agent runs at once. Default 16.
+	// MaxInFlight is how many jobs the agent runs at once. Default 64.
 	MaxInFlight int
 	// DeadlineMargin is the least time a job must have left before its
 	// deadline for the agent to start it. Default 2s.

@@ -255,3 +255,9 @@ func (c *Client) Enroll(req *api.EnrollRequest) (*api.EnrollResponse, error) {
 func (c *Client) NATSConfig() (*api.NATSConfig, error) {
 	return call[api.NATSConfig](c, http.MethodGet, "/v1/agents/nats-config", nil, nil)
 }
+
+// WaitJob returns a job once it has ended, or as it is after timeout.
+func (c *Client) WaitJob(id string, timeout time.Duration) (*model.Job, error) {
+	return call[model.Job](c, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/wait",
+		q("timeout", timeout.String()), nil)
+}

@@ -196,13 +196,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// waitJob polls a job until it ends.
+// waitJob waits for a job to end.
 func (e *env) waitJob(id string) *model.Job {
 	e.t.Helper()
 	var j *model.Job
 	waitFor(e.t, "job "+id+" to end", func() bool {
 		var err error
-		j, err = e.c.ShowJob(id)
+		j, err = e.c.WaitJob(id, 5*time.Second)
 		return err == nil && j.State.Final()
 	})
 	return j

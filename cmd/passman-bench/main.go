@@ -33,6 +33,9 @@ func main() {
 	clients := flag.String("clients", "1,16,64", "comma-separated numbers of concurrent clients")
 	accounts := flag.Int("accounts", 256, "accounts to spread the load over")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
+	e2eOnly := flag.Bool("e2e-only", false, "measure only the end-to-end resets")
+	binDir := flag.String("bin", "bin", "directory of the passman binary and driver plugins, "+
+		"for the end-to-end measurements; empty skips them")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -45,14 +48,17 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*duration, *clients, *accounts); err != nil {
+	if *e2eOnly {
+		*accounts = 1
+	}
+	if err := run(*duration, *clients, *accounts, *binDir, *e2eOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "passman-bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(d time.Duration, clientList string, accounts int) error {
+func run(d time.Duration, clientList string, accounts int, binDir string, e2eOnly bool) error {
 	var levels []int
 	for _, f := range strings.Split(clientList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -87,12 +93,22 @@ func run(d time.Duration, clientList string, accounts int) error {
 	}
 	for _, op := range ops {
 		for _, n := range levels {
+			if e2eOnly {
+				break
+			}
 			r := measure(env, n, d, op.fn)
-			fmt.Printf("%-22s %8d %12.0f %10s %10s %8d\n", op.name, n, r.rate,
-				r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
+			printResult(op.name, n, r)
 		}
 	}
-	return nil
+	if binDir == "" {
+		return nil
+	}
+	return endToEnd(env, levels, d, binDir)
+}
+
+func printResult(name string, n int, r result) {
+	fmt.Printf("%-22s %8d %12.0f %10s %10s %8d\n", name, n, r.rate,
+		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
 }
 
 type env struct {
@@ -165,26 +181,39 @@ type result struct {
 
 // measure runs fn from n clients, each with its own connection, for d and
 // reports the rate and latency percentiles of the calls that succeeded.
+// Each call picks a random account.
 func measure(e *env, n int, d time.Duration, fn func(*client.Client, string) error) result {
+	paths := make([]string, n)
+	return measureEach(e, paths, d, func(cl *client.Client, _ string) error {
+		return fn(cl, e.paths[rand.IntN(len(e.paths))])
+	})
+}
+
+// measureEach runs one client per path for d, each calling fn with its
+// path, and reports the rate and latency percentiles of the calls that
+// succeeded.
+func measureEach(e *env, paths []string, d time.Duration, fn func(*client.Client, string) error) result {
 	var mu sync.Mutex
 	var all []time.Duration
 	errs := 0
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
+	for _, p := range paths {
 		cl, err := client.New(e.cfg)
 		if err != nil {
 			panic(err)
 		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var lat []time.Duration
 			bad := 0
 			for time.Now().Before(deadline) {
-				p := e.paths[rand.IntN(len(e.paths))]
 				t0 := time.Now()
 				if err := fn(cl, p); err != nil {
+					if bad == 0 {
+						fmt.Fprintln(os.Stderr, "passman-bench:", err)
+					}
 					bad++
 					continue
 				}

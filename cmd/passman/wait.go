@@ -12,8 +12,8 @@ import (
 	"github.com/passman-dev/passman/server/model"
 )
 
-// pollEvery is how often a waiting command asks for its jobs' state.
-const pollEvery = 250 * time.Millisecond
+// waitEach is how long one request waits for a job to end.
+const waitEach = 30 * time.Second
 
 // errJobFailed makes a waiting command exit 1 when a job it waited for
 // failed; the job's outcome has been printed.
@@ -50,22 +50,22 @@ func (m *cmdline) waitJobs(c *cli.Context, cl *client.Client, ids []string) erro
 	return err
 }
 
-// waitJob polls one job until it ends, following a resolve job it started.
+// waitJob waits for one job to end, following a resolve job it started.
 func (m *cmdline) waitJob(cl *client.Client, id string) (*model.Job, error) {
 	for {
-		j, err := cl.ShowJob(id)
+		j, err := cl.WaitJob(id, waitEach)
 		if err != nil {
 			return nil, err
 		}
-		if j.State.Final() {
-			if next := resolvedBy(cl, j); next != "" {
-				fmt.Fprintf(m.stderr, "job %s: %s\n", j.ID, j.Outcome)
-				id = next
-				continue
-			}
+		if !j.State.Final() {
+			continue
+		}
+		next := resolvedBy(cl, j)
+		if next == "" {
 			return j, nil
 		}
-		time.Sleep(pollEvery)
+		fmt.Fprintf(m.stderr, "job %s: %s\n", j.ID, j.Outcome)
+		id = next
 	}
 }
 

@@ -30,6 +30,9 @@ import (
 // serverConsumer is the server's durable consumer of agents' events.
 const serverConsumer = "server"
 
+// eventWorkers bounds the events handled at once.
+const eventWorkers = 256
+
 // Options configures a Bus.
 type Options struct {
 	// Listen is the embedded NATS server's address. Ignored when URL is
@@ -224,14 +227,21 @@ func (b *Bus) ConsumeEvents(ctx context.Context, h EventHandler) error {
 	if err != nil {
 		return fmt.Errorf("creating event consumer: %w", err)
 	}
+	// Events are handled concurrently, so that their synced writes share
+	// fsyncs; the store serialises what they change.
+	slots := make(chan struct{}, eventWorkers)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		agentID := m.Subject()[len(wire.EventSubject("")):]
-		if err := h(agentID, m.Data()); err != nil {
-			b.log.Warn("event not handled", "agent", agentID, "error", err)
-			_ = m.NakWithDelay(time.Second)
-			return
-		}
-		_ = m.Ack()
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots }()
+			agentID := m.Subject()[len(wire.EventSubject("")):]
+			if err := h(agentID, m.Data()); err != nil {
+				b.log.Warn("event not handled", "agent", agentID, "error", err)
+				_ = m.NakWithDelay(time.Second)
+				return
+			}
+			_ = m.Ack()
+		}()
 	})
 	if err != nil {
 		return fmt.Errorf("consuming events: %w", err)

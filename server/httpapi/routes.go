@@ -102,6 +102,7 @@ func (h *Handler) adminRoutes() {
 	m.Handle("GET /v1/jobs/{id}", h.get("job.show", func(c *caller, q queryArgs) (any, error) {
 		return s.ShowJob(c, q.path("id"))
 	}))
+	m.Handle("GET /v1/jobs/{id}/wait", h.authed("job.wait", h.waitJob))
 	m.Handle("POST /v1/users", rpc(h, "user.create", s.CreateUser))
 	m.Handle("GET /v1/users", h.get("user.list", func(c *caller, _ queryArgs) (any, error) {
 		return s.ListUsers(c)
@@ -170,4 +171,19 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := h.svc.Enroll(r.Context(), req)
 	respond(w, v, err)
+}
+
+// waitJob answers once a job has ended, or after ?timeout= (default 30s).
+func (h *Handler) waitJob(w http.ResponseWriter, r *http.Request, c *caller) {
+	wait := 30 * time.Second
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			writeError(w, api.Errorf(api.CodeInvalidArgument, "timeout %q is not a duration", v))
+			return
+		}
+		wait = d
+	}
+	j, err := h.svc.WaitJob(r.Context(), c, r.PathValue("id"), wait)
+	respond(w, j, err)
 }

@@ -158,8 +158,10 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 func (s *Service) dispatchNow(jobID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s.logErr("dispatching job", jobID, s.dispatch(ctx, jobID))
-	s.kick()
+	if err := s.dispatch(ctx, jobID); err != nil {
+		s.logErr("dispatching job", jobID, err)
+		s.kick()
+	}
 }
 
 // changeAllowed refuses a change while another is in flight, while someone

@@ -122,8 +122,11 @@ func (s *Service) publish(ctx context.Context, job *model.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := s.bus.EnsureAgent(ctx, agent.ID); err != nil {
-		return err
+	if _, ok := s.queues.Load(agent.ID); !ok {
+		if err := s.bus.EnsureAgent(ctx, agent.ID); err != nil {
+			return err
+		}
+		s.queues.Store(agent.ID, true)
 	}
 	if err := s.bus.PublishJob(ctx, env, data); err != nil {
 		return err

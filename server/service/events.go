@@ -108,8 +108,13 @@ func (s *Service) updateJob(id, op string, fn func(*store.Tx, *model.Job, *accou
 			return err
 		}
 		ev.Detail = j.Outcome
-		if j.State.Final() && j.AgentID != "" {
-			tx.OnCommit(func() { s.agents.assign(j.AgentID, -1) })
+		if j.State.Final() {
+			tx.OnCommit(func() {
+				if j.AgentID != "" {
+					s.agents.assign(j.AgentID, -1)
+				}
+				s.waiters.done(j.ID)
+			})
 		}
 		if err := putJob(tx, j, old); err != nil {
 			return err

@@ -9,6 +9,7 @@ package service
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -64,9 +65,12 @@ type Service struct {
 	log   hclog.Logger
 	opts  Options
 
-	bus    Bus
-	agents agents
-	sent   published
+	bus     Bus
+	agents  agents
+	sent    published
+	waiters waiters
+	// queues remembers the agents whose job queue exists in this process.
+	queues sync.Map
 	// kickCh wakes the job loop early: an agent came online, a job was
 	// recorded.
 	kickCh chan struct{}

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -10,27 +14,109 @@ import (
 	"github.com/passman-dev/passman/server/audit"
 )
 
-// Tx is a write in progress. Its reads see its own staged writes.
+// maxAttempts bounds how often Update reruns a function whose reads were
+// changed by a concurrent write.
+const maxAttempts = 100
+
+// ErrConflict is returned when an Update kept losing to concurrent writes.
+var ErrConflict = errors.New("too many concurrent writes to the same records")
+
+// Tx is a write in progress, with optimistic concurrency: its function
+// reads the committed state without holding the writer's lock and stages
+// its writes, and Update commits them only if nothing it read has changed
+// meanwhile, or runs the function again. Its reads see its own writes.
 type Tx struct {
-	b        *pebble.Batch
+	s *Store
+	// writes are the staged writes by key; a nil value is a deletion.
+	writes map[string][]byte
+	order  []string
+	// reads are the committed values the function saw, nil for absent.
+	reads    map[string][]byte
+	scans    []scanRead
 	audits   []audit.Record
 	onCommit []func()
-	written  []string
+}
+
+// scanRead is what a Scan saw of the committed state under a prefix.
+type scanRead struct {
+	prefix []byte
+	kvs    [][2][]byte
 }
 
 // OnCommit registers fn to run once the write is durable, for effects
 // outside the store that must not happen unless it commits.
 func (tx *Tx) OnCommit(fn func()) { tx.onCommit = append(tx.onCommit, fn) }
 
+// raw returns the value at key as the transaction sees it.
+func (tx *Tx) raw(key []byte) ([]byte, error) {
+	if v, ok := tx.writes[string(key)]; ok {
+		return v, nil
+	}
+	if v, ok := tx.reads[string(key)]; ok {
+		return v, nil
+	}
+	v, err := tx.s.rawGet(key)
+	if err != nil {
+		return nil, err
+	}
+	tx.reads[string(key)] = v
+	return v, nil
+}
+
 // Get decodes the record at key, as staged so far, into v.
-func (tx *Tx) Get(key []byte, v any) error { return getJSON(tx.b, key, v) }
+func (tx *Tx) Get(key []byte, v any) error {
+	b, err := tx.raw(key)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", key, err)
+	}
+	return nil
+}
 
 // Has reports whether key holds a record, as staged so far.
-func (tx *Tx) Has(key []byte) (bool, error) { return has(tx.b, key) }
+func (tx *Tx) Has(key []byte) (bool, error) {
+	b, err := tx.raw(key)
+	return b != nil, err
+}
 
-// Scan is Store.Scan over the staged state.
+// Scan is Store.Scan over the committed state with the staged writes laid
+// over it.
 func (tx *Tx) Scan(prefix []byte, fn func(key, value []byte) error) error {
-	return scan(tx.b, prefix, nil, fn)
+	seen, err := tx.s.scanAll(prefix)
+	if err != nil {
+		return err
+	}
+	tx.scans = append(tx.scans, scanRead{prefix: bytes.Clone(prefix), kvs: seen})
+	merged := map[string][]byte{}
+	for _, kv := range seen {
+		merged[string(kv[0])] = kv[1]
+	}
+	for k, v := range tx.writes {
+		if strings.HasPrefix(k, string(prefix)) {
+			merged[k] = v
+		}
+	}
+	keys := make([]string, 0, len(merged))
+	for k, v := range merged {
+		if v != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := fn([]byte(k), merged[k]); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // Put stages v, encoded as JSON, at key.
@@ -44,52 +130,120 @@ func (tx *Tx) Put(key []byte, v any) error {
 
 // PutRaw stages the bytes b at key.
 func (tx *Tx) PutRaw(key, b []byte) error {
-	tx.written = append(tx.written, string(key))
-	return tx.b.Set(key, b, nil)
+	if b == nil {
+		b = []byte{}
+	}
+	tx.stage(key, bytes.Clone(b))
+	return nil
 }
 
 // Delete stages the removal of key.
 func (tx *Tx) Delete(key []byte) error {
-	tx.written = append(tx.written, string(key))
-	return tx.b.Delete(key, nil)
+	tx.stage(key, nil)
+	return nil
+}
+
+func (tx *Tx) stage(key, v []byte) {
+	k := string(key)
+	if _, ok := tx.writes[k]; !ok {
+		tx.order = append(tx.order, k)
+	}
+	tx.writes[k] = v
 }
 
 // Audit stages an audit record; Update links it into the chain.
 func (tx *Tx) Audit(r audit.Record) { tx.audits = append(tx.audits, r) }
 
-// Update runs fn in a new Tx and, if fn returns nil, commits what it staged
-// in one synced write. Update returns once the write is durable.
-func (s *Store) Update(fn func(tx *Tx) error) error {
-	b := s.db.NewIndexedBatch()
-	defer b.Close()
-
-	tx := &Tx{b: b}
-	if err := s.apply(tx, fn); err != nil {
-		return err
+// valid reports whether everything tx read is still as it read it. The
+// caller holds the writer's lock.
+func (tx *Tx) valid() (bool, error) {
+	for k, want := range tx.reads {
+		got, err := tx.s.rawGet([]byte(k))
+		if err != nil {
+			return false, err
+		}
+		if (got == nil) != (want == nil) || !bytes.Equal(got, want) {
+			return false, nil
+		}
 	}
-	if err := b.SyncWait(); err != nil {
-		return fmt.Errorf("syncing: %w", err)
+	for _, sr := range tx.scans {
+		got, err := tx.s.scanAll(sr.prefix)
+		if err != nil {
+			return false, err
+		}
+		if !slices.EqualFunc(got, sr.kvs, func(a, b [2][]byte) bool {
+			return bytes.Equal(a[0], b[0]) && bytes.Equal(a[1], b[1])
+		}) {
+			return false, nil
+		}
 	}
-	for _, f := range tx.onCommit {
-		f()
-	}
-	return nil
+	return true, nil
 }
 
-// apply runs fn and applies its batch under the writer's lock. The batch
-// is applied in the order the lock gives and synced by the caller outside
-// it, so that many Updates share one fsync.
-func (s *Store) apply(tx *Tx, fn func(tx *Tx) error) error {
+// Update runs fn in a new Tx and, if fn returns nil, commits what it staged
+// in one synced write. fn may run more than once, when a concurrent write
+// changed what it read: it must have no effect outside the Tx but through
+// OnCommit. Update returns once the write is durable.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	for range maxAttempts {
+		tx := &Tx{s: s, writes: map[string][]byte{}, reads: map[string][]byte{}}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		b := s.db.NewBatch()
+		committed, err := s.commit(tx, b)
+		if err != nil || !committed {
+			b.Close()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		err = b.SyncWait()
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("syncing: %w", err)
+		}
+		for _, f := range tx.onCommit {
+			f()
+		}
+		return nil
+	}
+	return ErrConflict
+}
+
+// commit validates tx and applies its writes to b under the writer's lock.
+// It reports false when tx must run again.
+func (s *Store) commit(tx *Tx, b *pebble.Batch) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := fn(tx); err != nil {
-		return err
+	ok, err := tx.valid()
+	if err != nil || !ok {
+		return false, err
 	}
-	head, err := s.linkAudits(tx)
+	for _, k := range tx.order {
+		v := tx.writes[k]
+		if v == nil {
+			err = b.Delete([]byte(k), nil)
+		} else {
+			err = b.Set([]byte(k), v, nil)
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, s.applyLocked(tx, b)
+}
+
+// applyLocked links tx's audit records and applies b. The batch is applied
+// in the order the lock gives and synced by the caller outside it, so that
+// many Updates share one fsync.
+func (s *Store) applyLocked(tx *Tx, b *pebble.Batch) error {
+	head, err := s.linkAudits(tx, b)
 	if err == nil {
 		s.cache.beginWrite()
-		err = s.db.ApplyNoSyncWait(tx.b, pebble.Sync)
-		s.cache.endWrite(tx.written)
+		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
+		s.cache.endWrite(tx.order)
 	}
 	if err != nil {
 		return fmt.Errorf("committing: %w", err)
@@ -98,9 +252,9 @@ func (s *Store) apply(tx *Tx, fn func(tx *Tx) error) error {
 	return nil
 }
 
-// linkAudits chains tx's audit records after the current head and stages
-// them with the new head. It returns the new head.
-func (s *Store) linkAudits(tx *Tx) (auditHead, error) {
+// linkAudits chains tx's audit records after the current head and puts
+// them in b with the new head. It returns the new head.
+func (s *Store) linkAudits(tx *Tx, b *pebble.Batch) (auditHead, error) {
 	head := s.head
 	if len(tx.audits) == 0 {
 		return head, nil
@@ -110,26 +264,60 @@ func (s *Store) linkAudits(tx *Tx) (auditHead, error) {
 			r.Time = time.Now().UTC()
 		}
 		r.Link(head.Seq+1, head.Hash)
-		if err := tx.Put(AuditKey(r.Seq), r); err != nil {
+		enc, err := json.Marshal(r)
+		if err != nil {
+			return head, err
+		}
+		if err := b.Set(AuditKey(r.Seq), enc, nil); err != nil {
 			return head, err
 		}
 		head = auditHead{Seq: r.Seq, Hash: r.Hash}
 	}
-	return head, tx.Put(keyAuditHead, head)
+	enc, err := json.Marshal(head)
+	if err != nil {
+		return head, err
+	}
+	return head, b.Set(keyAuditHead, enc, nil)
 }
 
 // AppendAudit writes audit records on their own, for requests that changed
-// nothing else, and returns once they are durable. It skips the indexed
-// batch that Update builds for reads.
+// nothing else, and returns once they are durable.
 func (s *Store) AppendAudit(records ...audit.Record) error {
 	b := s.db.NewBatch()
 	defer b.Close()
-	tx := &Tx{b: b, audits: records}
-	if err := s.apply(tx, func(*Tx) error { return nil }); err != nil {
+	tx := &Tx{s: s, audits: records}
+	s.mu.Lock()
+	err := s.applyLocked(tx, b)
+	s.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if err := b.SyncWait(); err != nil {
 		return fmt.Errorf("syncing: %w", err)
 	}
 	return nil
+}
+
+// rawGet returns a copy of the committed value at key, or nil when there is
+// none.
+func (s *Store) rawGet(key []byte) ([]byte, error) {
+	v, c, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	defer c.Close()
+	return append([]byte{}, v...), nil
+}
+
+// scanAll returns copies of the committed keys and values under prefix.
+func (s *Store) scanAll(prefix []byte) ([][2][]byte, error) {
+	var out [][2][]byte
+	err := scan(s.db, prefix, nil, func(k, v []byte) error {
+		out = append(out, [2][]byte{bytes.Clone(k), append([]byte{}, v...)})
+		return nil
+	})
+	return out, err
 }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/passman-dev/passman/agent"
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/internal/secret"
+	"github.com/passman-dev/passman/server/model"
+)
+
+// endToEnd measures resets changed on their targets: server, NATS, an
+// agent process, the file driver plugin and back, with every state change
+// synced. Each client owns one account, so that its resets never wait on
+// another client's.
+func endToEnd(e *env, levels []int, d time.Duration, binDir string) error {
+	if _, err := os.Stat(filepath.Join(binDir, "SHA256SUMS")); err != nil {
+		fmt.Printf("\nend to end: skipped, no driver plugins in %s (make build)\n", binDir)
+		return nil
+	}
+	maxN := 0
+	for _, n := range levels {
+		maxN = max(maxN, n)
+	}
+	paths, err := e.fileTargets(maxN)
+	if err != nil {
+		return err
+	}
+	ag, ready, err := e.startAgent(binDir)
+	if err != nil {
+		return err
+	}
+	defer ag.stop()
+	time.Sleep(2 * time.Second)
+	idle := ag.rss()
+	fmt.Printf("\nend to end through NATS, an agent process and the file driver plugin\n")
+	fmt.Printf("agent ready %v after start; agent RSS idle %s\n", ready.Round(time.Millisecond), idle)
+	fmt.Printf("%-22s %8s %12s %10s %10s %8s\n", "operation", "in flight", "resets/s", "p50", "p99", "errors")
+	var loaded string
+	for _, n := range levels {
+		var once sync.Once
+		sample := func() { once.Do(func() { loaded = ag.rss() }) }
+		r := measureResets(e, paths[:n], d, sample)
+		printResult("reset on target", n, r)
+	}
+	fmt.Printf("agent RSS under load %s\n", loaded)
+	return nil
+}
+
+// fileTargets creates n targets of the file driver, each with one account
+// whose value the file holds.
+func (e *env) fileTargets(n int) ([]string, error) {
+	dir, err := os.MkdirTemp("", "passman-bench-files-")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.cl.CreateFolder("files"); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for i := range n {
+		file := filepath.Join(dir, fmt.Sprintf("app%03d.env", i))
+		const first = "Bench-Passw0rd!abcdefghijk"
+		if err := os.WriteFile(file, []byte("DB_PASSWORD="+first+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		tp := fmt.Sprintf("files/app%03d", i)
+		_, err := e.cl.CreateTarget(&api.TargetCreateRequest{Path: tp, Type: "file", Address: "localhost",
+			Zone: "bench", Params: map[string]string{"path": file, "key": "DB_PASSWORD"}})
+		if err != nil {
+			return nil, err
+		}
+		_, err = e.cl.CreateAccount(&api.AccountCreateRequest{Path: tp + "/db",
+			Credentials: []api.CredentialSpec{{Type: model.Password, Value: api.NewSecret(secret.FromString(first))}}})
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, tp+"/db")
+	}
+	return paths, nil
+}
+
+// agentProc is the agent process under measurement.
+type agentProc struct {
+	cmd *exec.Cmd
+	dir string
+}
+
+// startAgent enrolls an agent and runs it as its own process, and returns
+// how long it took from start to being seen online.
+func (e *env) startAgent(binDir string) (*agentProc, time.Duration, error) {
+	tok, err := e.cl.CreateAgentToken(&api.AgentTokenRequest{Zone: "bench"})
+	if err != nil {
+		return nil, 0, err
+	}
+	dir, err := os.MkdirTemp("", "passman-bench-agent-")
+	if err != nil {
+		return nil, 0, err
+	}
+	err = agent.Enroll(context.Background(), agent.EnrollOptions{Server: "https://" + e.srv.Addr(),
+		Token: secret.FromString(tok.Token), CACert: e.cfg.CACert, DataDir: dir, Name: "bench"})
+	if err != nil {
+		return nil, 0, err
+	}
+	a := &agentProc{dir: dir, cmd: exec.Command(filepath.Join(binDir, "passman"), "agent", "run",
+		"--data", dir, "--plugins", binDir, "--log-level", "warn")}
+	a.cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := a.cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	for time.Since(start) < 30*time.Second {
+		list, err := e.cl.ListAgents()
+		if err == nil && len(list.Agents) > 0 && list.Agents[0].Online {
+			return a, time.Since(start), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.stop()
+	return nil, 0, errors.New("the agent did not come online within 30s")
+}
+
+func (a *agentProc) stop() {
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	_ = a.cmd.Wait()
+	_ = os.RemoveAll(a.dir)
+}
+
+// rss returns the resident memory of the agent process and of its plugin
+// processes.
+func (a *agentProc) rss() string {
+	self := rssOf(a.cmd.Process.Pid)
+	var plugins int
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", a.cmd.Process.Pid, a.cmd.Process.Pid))
+	for _, f := range strings.Fields(string(kids)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			plugins += rssOf(pid)
+		}
+	}
+	return fmt.Sprintf("%.1f MiB (plugins %.1f MiB)", float64(self)/1024, float64(plugins)/1024)
+}
+
+// rssOf returns a process's VmRSS in KiB.
+func rssOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
+}
+
+// measureResets runs one client per path for d, each resetting its account
+// on the target and waiting for the job to end.
+func measureResets(e *env, paths []string, d time.Duration, sample func()) result {
+	return measureEach(e, paths, d, func(cl *client.Client, path string) error {
+		r, err := cl.Reset(&api.ResetRequest{Path: path, Type: model.Password, Generate: true})
+		if err != nil {
+			return err
+		}
+		sample()
+		j, err := cl.WaitJob(r.Job.ID, 30*time.Second)
+		if err != nil {
+			return err
+		}
+		if j.State != model.JobSucceeded {
+			return fmt.Errorf("job %s: %s %s", j.ID, j.State, j.Outcome)
+		}
+		return nil
+	})
+}

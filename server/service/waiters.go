@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/server/audit"
+	"github.com/passman-dev/passman/server/model"
+)
+
+// maxJobWait bounds how long one request may wait for a job.
+const maxJobWait = 50 * time.Second
+
+// waiters wakes the requests waiting for jobs to end.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string][]chan struct{}
+}
+
+// wait returns a channel closed when job id next ends.
+func (w *waiters) wait(id string) chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[string][]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	w.m[id] = append(w.m[id], ch)
+	return ch
+}
+
+// done wakes the waiters of job id.
+func (w *waiters) done(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.m[id] {
+		close(ch)
+	}
+	delete(w.m, id)
+}
+
+// drop forgets one waiter that gave up.
+func (w *waiters) drop(id string, ch chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.m[id]
+	for i, c := range l {
+		if c == ch {
+			w.m[id] = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(w.m[id]) == 0 {
+		delete(w.m, id)
+	}
+}
+
+// WaitJob returns a job once it has ended, or as it is when wait passes.
+// It needs read on the job's account.
+func (s *Service) WaitJob(ctx context.Context, c *Caller, id string, wait time.Duration) (*model.Job, error) {
+	if wait <= 0 || wait > maxJobWait {
+		return nil, api.Errorf(api.CodeInvalidArgument, "wait is from 1ms to %v", maxJobWait)
+	}
+	var out *model.Job
+	err := s.read(event(c, "job.wait", ""), func(ev *audit.Record) error {
+		ev.JobID = id
+		if err := s.needOpen(); err != nil {
+			return err
+		}
+		if err := checkName("job id", id); err != nil {
+			return err
+		}
+		ch := s.waiters.wait(id)
+		defer s.waiters.drop(id, ch)
+		j, err := s.visibleJob(c, id)
+		if err != nil {
+			return err
+		}
+		if j == nil {
+			return api.Errorf(api.CodeNotFound, "no job %q", id)
+		}
+		if !j.State.Final() {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-ch:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			if j, err = s.visibleJob(c, id); err != nil {
+				return err
+			}
+		}
+		out = j
+		return nil
+	})
+	return out, err
+}

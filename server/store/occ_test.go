@@ -1,0 +1,85 @@
+package store
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// TestConcurrentUpdatesLoseNothing has many writers increment one counter:
+// each Update reads it without the writer's lock, so a lost update would
+// show as a final count below the number of increments.
+func TestConcurrentUpdatesLoseNothing(t *testing.T) {
+	s, err := Open(t.TempDir(), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	key := []byte("p/counter")
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := s.Update(func(tx *Tx) error {
+					var n int
+					if err := tx.Get(key, &n); err != nil && !errors.Is(err, ErrNotFound) {
+						return err
+					}
+					return tx.Put(key, n+1)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var n int
+	if err := s.Get(key, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n != writers*each {
+		t.Fatalf("counter = %d, want %d", n, writers*each)
+	}
+}
+
+// TestScanConflictReruns checks that a write under a prefix a Tx scanned
+// makes the Tx run again, so that a count it made is never stale.
+func TestScanConflictReruns(t *testing.T) {
+	s, err := Open(t.TempDir(), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	runs := 0
+	err = s.Update(func(tx *Tx) error {
+		runs++
+		n := 0
+		if err := tx.Scan([]byte("c/x/"), func(_, _ []byte) error { n++; return nil }); err != nil {
+			return err
+		}
+		if runs == 1 {
+			// A concurrent writer adds a child between the scan and the commit.
+			if err := s.Update(func(tx2 *Tx) error { return tx2.Put([]byte("c/x/b"), "id") }); err != nil {
+				return err
+			}
+		}
+		return tx.Put([]byte("p/children"), n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.Get([]byte("p/children"), &n); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || n != 1 {
+		t.Fatalf("runs = %d, count = %d; want 2 runs and a count of 1", runs, n)
+	}
+}
