@@ -51,6 +51,9 @@ const (
 	ReasonTimeout = "timeout"
 	// ReasonFailed: the driver failed without saying why.
 	ReasonFailed = "failed"
+	// ReasonNotStarted: the agent dropped the job before touching the
+	// target, because it could not record that it started it.
+	ReasonNotStarted = "not_started"
 )
 
 var (

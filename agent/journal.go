@@ -41,6 +41,18 @@ type journal struct {
 	size     int64
 	appended int
 	seen     map[string]time.Time
+
+	// Group commit: records wait in pending for the next sync. Batches
+	// are numbered; filling is the batch being filled, synced the number
+	// below which every batch is on disk, and failed the errors of the
+	// latest failed batches.
+	cond       *sync.Cond
+	pending    [][]byte
+	pendingIDs []string
+	filling    uint64
+	synced     uint64
+	flushing   bool
+	failed     map[uint64]error
 }
 
 // journalRecord is one line of the journal.
@@ -56,7 +68,8 @@ func openJournal(path string, now time.Time) (*journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &journal{path: path, compactAfter: compactEvery}
+	j := &journal{path: path, compactAfter: compactEvery, failed: map[uint64]error{}}
+	j.cond = sync.NewCond(&j.mu)
 	j.seen = make(map[string]time.Time, len(recs))
 	for _, r := range recs {
 		if _, dup := j.seen[r.JobID]; !dup {
@@ -131,7 +144,8 @@ func encodeRecord(r journalRecord) []byte {
 
 // add records a job and reports whether it is new. It returns only once
 // the record is on disk. A job already in the journal is not written
-// again and add returns false.
+// again and add returns false. Records added while another is being
+// synced share the next sync (group commit).
 func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -141,37 +155,69 @@ func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
 	if j.f == nil {
 		return false, errJournalClosed
 	}
-	line := encodeRecord(journalRecord{JobID: jobID, Deadline: deadline.UTC()})
-	if err := j.write(line); err != nil {
-		return false, fmt.Errorf("writing to the job journal: %w", err)
-	}
 	j.seen[jobID] = deadline
-	if j.appended++; j.appended >= j.compactAfter {
-		// The record is on disk already. Should compacting fail, the
-		// journal is closed and every later add says so, until a restart
-		// rebuilds it.
-		_ = j.compact(time.Now())
+	j.pending = append(j.pending, encodeRecord(journalRecord{JobID: jobID, Deadline: deadline.UTC()}))
+	j.pendingIDs = append(j.pendingIDs, jobID)
+	mine := j.filling
+	for j.synced <= mine {
+		if j.flushing {
+			j.cond.Wait()
+			continue
+		}
+		j.flush()
+	}
+	if err := j.failed[mine]; err != nil {
+		return false, fmt.Errorf("writing to the job journal: %w", err)
 	}
 	return true, nil
 }
 
-// write appends line and syncs it. On failure it cuts the file back to
-// where it was, so that no half record stays between whole ones; when
-// even that fails, it closes the journal for good.
-func (j *journal) write(line []byte) error {
-	_, err := j.f.Write(line)
+// flush writes and syncs the batch being filled, with j.mu held on entry
+// and exit but released during the write, and wakes its waiters.
+func (j *journal) flush() {
+	j.flushing = true
+	batch, lines, ids := j.filling, bytes.Join(j.pending, nil), j.pendingIDs
+	j.filling++
+	j.pending, j.pendingIDs = nil, nil
+	j.mu.Unlock()
+	broken, err := j.write(lines)
+	j.mu.Lock()
+	if broken {
+		_ = j.f.Close()
+		j.f = nil
+	}
+	if err != nil {
+		for _, id := range ids {
+			delete(j.seen, id)
+		}
+		j.failed[batch] = err
+	}
+	delete(j.failed, batch-min(batch, 64))
+	j.synced = batch + 1
+	if j.appended += len(ids); err == nil && j.appended >= j.compactAfter {
+		// The records are on disk already. Should compacting fail, the
+		// journal is closed and every later add says so, until a restart
+		// rebuilds it.
+		_ = j.compact(time.Now())
+	}
+	j.flushing = false
+	j.cond.Broadcast()
+}
+
+// write appends lines and syncs them. On failure it cuts the file back to
+// where it was, so that no half record stays between whole ones, and
+// reports whether even that failed and the journal must close. Only the
+// flushing add calls it, without j.mu.
+func (j *journal) write(lines []byte) (broken bool, err error) {
+	_, err = j.f.Write(lines)
 	if err == nil {
 		err = j.f.Sync()
 	}
 	if err == nil {
-		j.size += int64(len(line))
-		return nil
+		j.size += int64(len(lines))
+		return false, nil
 	}
-	if terr := j.f.Truncate(j.size); terr != nil {
-		_ = j.f.Close()
-		j.f = nil
-	}
-	return err
+	return j.f.Truncate(j.size) != nil, err
 }
 
 // len returns how many jobs the journal holds.

@@ -254,6 +254,7 @@ func (a *agent) accept(ctx context.Context, msg jetstream.Msg, env *wire.Envelop
 	case err != nil:
 		a.log.Warn("job not started", "job_id", env.JobID, "reason", "accepted_not_stored",
 			"error", err)
+		a.jobs.Go(func() { a.tellNotStarted(ctx, env) })
 	case dup:
 		// The event store already holds an accepted event of this job:
 		// it ran here before, whatever the journal says.
@@ -263,6 +264,17 @@ func (a *agent) accept(ctx context.Context, msg jetstream.Msg, env *wire.Envelop
 	}
 	a.settle(msg.Term, env.JobID)
 	return false
+}
+
+// tellNotStarted tells the server, once NATS takes events again, that a
+// job was dropped unrun, so that it ends now rather than at its deadline.
+// The journal keeps the job id: a later delivery is refused.
+func (a *agent) tellNotStarted(ctx context.Context, env *wire.Envelope) {
+	ev := &wire.Event{Kind: wire.EventRefused, JobID: env.JobID, Reason: ReasonNotStarted,
+		Message: "the agent could not record that it started the job, and did not run it"}
+	if _, err := a.publish(ctx, ev, env.Deadline.Add(resultGrace)); err != nil {
+		a.log.Warn("job refusal not delivered", "job_id", env.JobID, "error", err)
+	}
 }
 
 // finish publishes the result of a job, trying until a minute past its

@@ -29,11 +29,13 @@ import (
 )
 
 func main() {
+	server.TuneGC()
 	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
 	clients := flag.String("clients", "1,16,64", "comma-separated numbers of concurrent clients")
 	accounts := flag.Int("accounts", 256, "accounts to spread the load over")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	e2eOnly := flag.Bool("e2e-only", false, "measure only the end-to-end resets")
+	flag.BoolVar(&checkoutOnly, "checkout-only", false, "measure only checkouts")
 	binDir := flag.String("bin", "bin", "directory of the passman binary and driver plugins, "+
 		"for the end-to-end measurements; empty skips them")
 	flag.Parse()
@@ -93,18 +95,21 @@ func run(d time.Duration, clientList string, accounts int, binDir string, e2eOnl
 	}
 	for _, op := range ops {
 		for _, n := range levels {
-			if e2eOnly {
+			if e2eOnly || checkoutOnly && op.name != "checkout" {
 				break
 			}
 			r := measure(env, n, d, op.fn)
 			printResult(op.name, n, r)
 		}
 	}
-	if binDir == "" {
+	if binDir == "" || checkoutOnly {
 		return nil
 	}
 	return endToEnd(env, levels, d, binDir)
 }
+
+// checkoutOnly limits the run to checkouts, for profiling them.
+var checkoutOnly bool
 
 func printResult(name string, n int, r result) {
 	fmt.Printf("%-22s %8d %12.0f %10s %10s %8d\n", name, n, r.rate,

@@ -94,6 +94,7 @@ func (m *cmdline) dev(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	server.TuneGC()
 	env, err := startDev(devOptions{
 		dataDir: c.String("data"), listen: c.String("listen"), log: log, vault: m.vault,
 		plugins: c.String("plugins"),

@@ -160,6 +160,7 @@ func (m *cmdline) serverRun(c *cli.Context) error {
 	if c.IsSet("nats-listen") && c.IsSet("nats-url") {
 		return usagef("--nats-listen and --nats-url exclude each other")
 	}
+	server.TuneGC()
 	srv, err := server.Start(server.Config{
 		DataDir: dir, Listen: c.String("listen"), Logger: log, Vault: m.vault,
 		NATSListen: c.String("nats-listen"), NATSURL: c.String("nats-url"),

@@ -17,7 +17,10 @@ import (
 // before any driver touched the target. After any other failure the target
 // may hold either value, whatever the driver said: a connection can drop
 // after the target took the new one, so a check settles it.
-var unchangedReasons = []string{"no_driver", "bad_job", "bad_seal", "deadline_passed"}
+//
+// A refusal with one of these reasons ends the job at once. already_run is
+// not among them: the agent took the job before and may have run it.
+var unchangedReasons = []string{"no_driver", "bad_job", "bad_seal", "deadline_passed", "not_started"}
 
 // HandleEvent applies an event an agent published on its subject. An event
 // that is not signed by that agent, or is about a job that agent was not
@@ -56,6 +59,9 @@ func (s *Service) HandleEvent(agentID string, data []byte) error {
 		return s.jobResult(job, &e)
 	case wire.EventRefused:
 		s.log.Info("agent refused job", "job_id", job.ID, "agent", agentID, "reason", e.Reason)
+		if slices.Contains(unchangedReasons, e.Reason) {
+			return s.jobRefused(job, &e)
+		}
 		return nil
 	}
 	s.rejectEvent(agentID, e.JobID, "unknown event kind")
@@ -67,6 +73,28 @@ func (s *Service) rejectEvent(agentID, jobID, why string) {
 	s.log.Warn("agent event rejected", "agent", agentID, "job_id", jobID, "reason", why)
 	_ = s.st.AppendAudit(audit.Record{Actor: "agent:" + agentID, Op: "job.event", JobID: jobID,
 		Outcome: audit.Refused, Code: "bad_event", Detail: why})
+}
+
+// jobRefused ends a job its agent refused before touching the target. The
+// job is never handed to another agent, so its pending value is dropped
+// and the credential goes back to its status before the job.
+func (s *Service) jobRefused(job *model.Job, e *wire.Event) error {
+	return s.updateJob(job.ID, "job.refused", func(_ *store.Tx, j *model.Job, a *account) error {
+		cr, ok := a.creds[j.Type]
+		if !ok {
+			return fmt.Errorf("job %s: account has no %s", j.ID, j.Type)
+		}
+		if len(j.Candidates) == 0 || j.Kind != model.JobResolve {
+			if len(j.Candidates) == 0 {
+				cr.Pending, cr.PendingJob = 0, ""
+			}
+			cr.Status, cr.Reason = j.PrevStatus, j.PrevReason
+		}
+		j.Reason = e.Reason
+		j.Outcome = "not run: the agent refused it (" + e.Reason + ")"
+		j.Enter(model.JobFailed, s.now(), j.Outcome)
+		return nil
+	})
 }
 
 // jobAccepted moves a job to running.

@@ -20,6 +20,7 @@ import (
 	"io"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -48,6 +49,14 @@ type auditHead struct {
 	Hash []byte `json:"hash"`
 }
 
+// walMinSyncInterval spaces the WAL's fsyncs. Every Update still waits
+// for the sync that covers it; the interval only lets more of them share
+// one. On a two-core machine with a virtual disk whose fsync sometimes
+// stalls for milliseconds, 200µs took 64 clients' checkouts from 9,000 to
+// 10,800 per second and their p99 from 24ms to 15ms, for 0.1ms more on a
+// single client's p50 (passman-bench).
+const walMinSyncInterval = 200 * time.Microsecond
+
 // cacheSize is Pebble's block cache. The model is small next to it, so
 // reads are served from memory.
 const cacheSize = 128 << 20
@@ -60,6 +69,7 @@ func Open(dir string, log hclog.Logger) (*Store, error) {
 		Cache:              cache,
 		Logger:             pebbleLogger{log.Named("pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
+		WALMinSyncInterval: func() time.Duration { return walMinSyncInterval },
 	}
 	// Bloom filters on every level: permission checks look up grants that
 	// mostly do not exist, and a filter answers those without a block read.
