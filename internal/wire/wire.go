@@ -88,18 +88,36 @@ func (e *Envelope) info() []byte {
 		e.Deadline.UTC().Format(time.RFC3339Nano))
 }
 
+// PublicKey is an agent's parsed HPKE public key. Parsing an ML-KEM key
+// costs more than using it, so senders keep parsed keys.
+type PublicKey struct{ k hpke.PublicKey }
+
+// ParsePublicKey parses an agent's HPKE public key.
+func ParsePublicKey(b []byte) (*PublicKey, error) {
+	k, err := kem.NewPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("parsing agent key: %w", err)
+	}
+	return &PublicKey{k}, nil
+}
+
 // Seal encrypts p to the agent's HPKE public key into e.Sealed.
 func (e *Envelope) Seal(agentKey []byte, p *Payload) error {
-	pk, err := kem.NewPublicKey(agentKey)
+	pk, err := ParsePublicKey(agentKey)
 	if err != nil {
-		return fmt.Errorf("parsing agent key: %w", err)
+		return err
 	}
+	return e.SealTo(pk, p)
+}
+
+// SealTo encrypts p to a parsed public key into e.Sealed.
+func (e *Envelope) SealTo(pk *PublicKey, p *Payload) error {
 	pt, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encoding payload: %w", err)
 	}
 	defer clear(pt)
-	e.Sealed, err = hpke.Seal(pk, kdf, aead, e.info(), pt)
+	e.Sealed, err = hpke.Seal(pk.k, kdf, aead, e.info(), pt)
 	return err
 }
 

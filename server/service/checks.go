@@ -108,6 +108,10 @@ func (s *Service) addChecks(tx *store.Tx, c *Caller, ch chain, out *api.CheckRes
 			Zone: ch[len(ch)-2].Zone, Deadline: now.Add(s.opts.JobDeadline),
 			Candidates: candidates(cr), PrevStatus: cr.Status, PrevReason: cr.Reason}
 		j.Enter(model.JobWaitingAgent, now, "waiting for an agent of zone "+j.Zone)
+		if err := s.preassign(j); err != nil {
+			return nil, err
+		}
+		s.countAssigned(tx, j)
 		if err := putJob(tx, j, ""); err != nil {
 			return nil, err
 		}

@@ -230,6 +230,10 @@ func (s *Service) apply(tx *store.Tx, c *Caller, a *account, cr *model.Credentia
 		cr.Status, cr.Reason = model.Changing, reasonWaitingAgent
 		job.Deadline = now.Add(s.opts.JobDeadline)
 		job.Enter(model.JobWaitingAgent, now, "waiting for an agent of zone "+target.Zone)
+		if err := s.preassign(job); err != nil {
+			return nil, err
+		}
+		s.countAssigned(tx, job)
 	}
 	a.node.LastAction = &model.Action{Op: string(ch.kind), By: c.User, At: now, Note: job.Outcome}
 	return job, putJob(tx, job, "")

@@ -103,6 +103,31 @@ func (s *Service) assign(job *model.Job) (*model.Job, error) {
 	return out, err
 }
 
+// preassign hands a new job to an agent of its zone in the write that
+// records the job, which saves a write of its own; without an agent the
+// job waits, and the job loop assigns it later.
+func (s *Service) preassign(j *model.Job) error {
+	if s.bus == nil {
+		return nil
+	}
+	agent, err := s.pickAgent(j.Zone)
+	if err != nil || agent == nil {
+		return err
+	}
+	j.AgentID, j.Dispatched = agent.ID, j.Created
+	j.Steps = append(j.Steps, model.JobStep{State: j.State, At: j.Created,
+		Note: "handed to agent " + agent.Name + " (" + agent.ID + ")"})
+	return nil
+}
+
+// countAssigned counts a preassigned job against its agent once tx
+// commits.
+func (s *Service) countAssigned(tx *store.Tx, j *model.Job) {
+	if id := j.AgentID; id != "" {
+		tx.OnCommit(func() { s.agents.assign(id, 1) })
+	}
+}
+
 // publish seals a job to its agent and puts it in the agent's queue.
 func (s *Service) publish(ctx context.Context, job *model.Job) error {
 	agent, err := s.getAgent(job.AgentID)
@@ -114,8 +139,12 @@ func (s *Service) publish(ctx context.Context, job *model.Job) error {
 		return err
 	}
 	defer p.Wipe()
+	pk, err := s.agentKey(agent)
+	if err != nil {
+		return err
+	}
 	env := &wire.Envelope{JobID: job.ID, AgentID: agent.ID, Deadline: job.Deadline}
-	if err := env.Seal(agent.HPKEKey, p); err != nil {
+	if err := env.SealTo(pk, p); err != nil {
 		return fmt.Errorf("sealing job %s: %w", job.ID, err)
 	}
 	data, err := json.Marshal(env)
@@ -134,6 +163,19 @@ func (s *Service) publish(ctx context.Context, job *model.Job) error {
 	s.sent.mark(job.ID, true)
 	s.log.Debug("job published", "job_id", job.ID, "agent", agent.ID, "kind", job.Kind)
 	return nil
+}
+
+// agentKey returns an agent's parsed HPKE public key, parsing it once.
+func (s *Service) agentKey(a *model.Agent) (*wire.PublicKey, error) {
+	if k, ok := s.hpkeKeys.Load(a.ID); ok {
+		return k.(*wire.PublicKey), nil
+	}
+	k, err := wire.ParsePublicKey(a.HPKEKey)
+	if err != nil {
+		return nil, err
+	}
+	s.hpkeKeys.Store(a.ID, k)
+	return k, nil
 }
 
 // payload builds what the agent needs to run a job, unsealing the values

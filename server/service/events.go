@@ -97,13 +97,20 @@ func (s *Service) jobRefused(job *model.Job, e *wire.Event) error {
 	})
 }
 
-// jobAccepted moves a job to running.
+// jobAccepted moves a job to running. Only the job changes: its account
+// is as the job left it until the result.
 func (s *Service) jobAccepted(job *model.Job, agentID string) error {
-	return s.updateJob(job.ID, "job.accepted", func(tx *store.Tx, j *model.Job, _ *account) error {
-		if j.State == model.JobWaitingAgent {
-			j.Enter(model.JobRunning, s.now(), "started by agent "+agentID)
+	ev := audit.Record{Actor: "agent:" + agentID, Op: "job.accepted", JobID: job.ID, Path: job.Path}
+	return s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
+		j := new(model.Job)
+		if err := tx.Get(store.JobKey(job.ID), j); err != nil {
+			return err
 		}
-		return nil
+		if j.State != model.JobWaitingAgent {
+			return nil
+		}
+		j.Enter(model.JobRunning, s.now(), "started by agent "+agentID)
+		return putJob(tx, j, model.JobWaitingAgent)
 	})
 }
 
@@ -226,6 +233,10 @@ func (s *Service) resolveUnknown(tx *store.Tx, j *model.Job, cr *model.Credentia
 		Deadline: now.Add(s.opts.JobDeadline), Resolves: j.ID, PrevStatus: model.Unknown}
 	r.Candidates = candidates(cr)
 	r.Enter(model.JobWaitingAgent, now, "settles job "+j.ID)
+	if err := s.preassign(r); err != nil {
+		return nil, err
+	}
+	s.countAssigned(tx, r)
 	cr.Status, cr.Reason, cr.PendingJob = model.Unknown, reason, r.ID
 	j.Reason, j.Outcome = reason, outcome+"; job "+r.ID+" checks which value the target holds"
 	j.Enter(model.JobFailed, now, j.Outcome)

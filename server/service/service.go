@@ -71,6 +71,8 @@ type Service struct {
 	waiters waiters
 	// queues remembers the agents whose job queue exists in this process.
 	queues sync.Map
+	// hpkeKeys holds the agents' parsed public keys.
+	hpkeKeys sync.Map
 	// kickCh wakes the job loop early: an agent came online, a job was
 	// recorded.
 	kickCh chan struct{}
