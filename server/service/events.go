@@ -131,7 +131,7 @@ func (s *Service) updateJob(id, op string, fn func(*store.Tx, *model.Job, *accou
 		if j.AgentID != "" {
 			ev.Actor = "agent:" + j.AgentID
 		}
-		ch, err := chainOf(tx, j.AccountID)
+		ch, err := accountChain(tx, s.st, j.AccountID)
 		if err != nil {
 			return err
 		}

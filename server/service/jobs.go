@@ -24,6 +24,22 @@ func chainOf(g getter, id string) (chain, error) {
 	return ch, nil
 }
 
+// accountChain returns the chain of an account read through tx, with its
+// ancestors read from the store's cache: the code that runs jobs changes
+// the account, never the folders and target above it, so only the
+// account's record needs the transaction's conflict check.
+func accountChain(tx *store.Tx, st *store.Store, accountID string) (chain, error) {
+	acct, err := getNode(tx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	up, err := chainOf(st, acct.ParentID)
+	if err != nil {
+		return nil, err
+	}
+	return append(up, acct), nil
+}
+
 // maxJobList is the most jobs one list returns.
 const maxJobList = 1000
 
