@@ -117,7 +117,19 @@ type agentProc struct {
 // waits until the server sees it online.
 func (e *env) startAgent(dir string, ns *netns.NS) *agentProc {
 	e.t.Helper()
-	args := []string{"agent", "run", "--data", dir, "--plugins", bin, "--log-level", "debug"}
+	return e.runAgent(dir, ns)
+}
+
+// startAgentArgs is startAgent with more arguments for agent run.
+func (e *env) startAgentArgs(dir string, extra ...string) *agentProc {
+	e.t.Helper()
+	return e.runAgent(dir, nil, extra...)
+}
+
+func (e *env) runAgent(dir string, ns *netns.NS, extra ...string) *agentProc {
+	e.t.Helper()
+	args := append([]string{"agent", "run", "--data", dir, "--plugins", bin, "--log-level", "debug"},
+		extra...)
 	var cmd *exec.Cmd
 	if ns != nil {
 		cmd = ns.Command(context.Background(), filepath.Join(bin, "passman"), args...)

@@ -167,6 +167,8 @@ func (m *cmdline) agentRunCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", Usage: "the agent's data directory"},
 			&cli.StringFlag{Name: "plugins", Usage: "directory of the passman-driver-* " +
 				"plugins and their SHA256SUMS (default: the directory of this program)"},
+			&cli.DurationFlag{Name: "heartbeat", Value: 5 * time.Second,
+				Usage: "how often to tell the server the agent is alive"},
 		}, logFlags()...),
 		Action: act(m.agentRun),
 	}
@@ -183,12 +185,13 @@ func (m *cmdline) agentRun(c *cli.Context) error {
 	}
 	ctx, cancel := m.stopContext()
 	defer cancel()
-	return runAgent(ctx, dir, c.String("plugins"), log)
+	return runAgent(ctx, agent.Config{DataDir: dir, HeartbeatEvery: c.Duration("heartbeat"),
+		Logger: log.Named("agent"), Version: version}, c.String("plugins"), log)
 }
 
-// runAgent starts the driver plugins of pluginDir and runs the agent of
-// dataDir until ctx is done.
-func runAgent(ctx context.Context, dataDir, pluginDir string, log hclog.Logger) error {
+// runAgent starts the driver plugins of pluginDir and runs the agent cfg
+// describes until ctx is done.
+func runAgent(ctx context.Context, cfg agent.Config, pluginDir string, log hclog.Logger) error {
 	if pluginDir == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -205,8 +208,8 @@ func runAgent(ctx context.Context, dataDir, pluginDir string, log hclog.Logger) 
 	if err := host.Start(ctx); err != nil {
 		return fmt.Errorf("starting driver plugins: %w", err)
 	}
-	return agent.Run(ctx, agent.Config{DataDir: dataDir, Drivers: host,
-		Logger: log.Named("agent"), Version: version})
+	cfg.Drivers = host
+	return agent.Run(ctx, cfg)
 }
 
 func (m *cmdline) agentNATSConfig(c *cli.Context) error {

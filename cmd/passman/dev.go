@@ -213,7 +213,8 @@ func (env *devEnv) startAgent(pluginDir string, log hclog.Logger) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runAgent(ctx, dir, pluginDir, log.Named("local-agent")) }()
+	cfg := agent.Config{DataDir: dir, Logger: log.Named("local-agent"), Version: version}
+	go func() { done <- runAgent(ctx, cfg, pluginDir, log.Named("local-agent")) }()
 	env.stopAgent = func() error { cancel(); return <-done }
 	select {
 	case err := <-done:

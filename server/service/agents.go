@@ -38,10 +38,6 @@ const (
 	maxEnrollTTL     = 7 * 24 * time.Hour
 )
 
-// liveWindow is how recent an agent's last heartbeat must be for the agent
-// to count as online.
-const liveWindow = 15 * time.Second
-
 // agentState is what the server knows of an agent from its heartbeats. It
 // is kept in memory: after a restart, agents are offline until their next
 // heartbeat.
@@ -231,7 +227,7 @@ func (s *Service) Heartbeat(agentID string, hb *wire.Heartbeat) {
 	was := s.agents.get(agentID)
 	s.agents.set(agentID, agentState{lastSeen: s.now(), version: hb.Version,
 		drivers: hb.Drivers, inFlight: hb.InFlight})
-	if s.now().Sub(was.lastSeen) > liveWindow {
+	if s.now().Sub(was.lastSeen) > s.opts.AgentLive {
 		s.log.Info("agent online", "agent", agentID, "zone", a.Zone, "version", hb.Version)
 		s.kick()
 	}
@@ -266,12 +262,13 @@ func cmpOr(a, b string) string {
 }
 
 func (s *Service) online(st agentState) bool {
-	return !st.lastSeen.IsZero() && s.now().Sub(st.lastSeen) <= liveWindow
+	return !st.lastSeen.IsZero() && s.now().Sub(st.lastSeen) <= s.opts.AgentLive
 }
 
 // pickAgent chooses the agent of a zone to hand a job to: the online one
 // with the fewest jobs in flight, or else the one seen last, whose queue
-// keeps the job until it returns. It returns "" when the zone has no agent.
+// keeps the job until it returns. It returns nil when the zone has no
+// agent.
 func (s *Service) pickAgent(zone string) (*model.Agent, error) {
 	var best *model.Agent
 	var bestState agentState

@@ -40,6 +40,9 @@ type Options struct {
 	// Grace is how long after a job's deadline the server waits for the
 	// agent's events before it decides the job's outcome. Default 5s.
 	Grace time.Duration
+	// AgentLive is how recent an agent's last heartbeat must be for the
+	// agent to count as online. Default 15s, three heartbeats.
+	AgentLive time.Duration
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -55,6 +58,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Grace == 0 {
 		o.Grace = 5 * time.Second
+	}
+	if o.AgentLive == 0 {
+		o.AgentLive = 15 * time.Second
 	}
 }
 
