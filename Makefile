@@ -4,7 +4,7 @@
 #   make test    run every test, installing what the tests need when missing
 #   make bench   print the load generator's figures for this machine
 #   make lint    gofmt, go vet and the project's own lint rules
-#   make proto   regenerate the Go code from proto/*.proto
+#   make proto   regenerate the Go code from proto/**/*.proto
 
 GO      ?= go
 BIN     := bin
@@ -34,9 +34,9 @@ test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
-bench:
+bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./server/store/ ./server/policy/
-	$(GO) run ./cmd/passman-bench -duration $(BENCH_DURATION)
+	$(GO) run ./cmd/passman-bench -duration $(BENCH_DURATION) -bin $(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
