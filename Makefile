@@ -15,12 +15,10 @@ BENCH_DURATION ?= 5s
 
 all: build
 
-DRIVERS := file ssh
-
 build:
 	$(GO) build -o $(BIN)/passman ./cmd/passman
-	for d in $(DRIVERS); do \
-		$(GO) build -o $(BIN)/passman-driver-$$d ./plugins/$$d/cmd/passman-driver-$$d || exit 1; \
+	for m in plugins/*/cmd/passman-driver-*; do \
+		$(GO) build -o $(BIN)/$$(basename $$m) ./$$m || exit 1; \
 	done
 	cd $(BIN) && sha256sum passman-driver-* > SHA256SUMS
 

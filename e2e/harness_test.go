@@ -39,16 +39,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles passman and every built-in driver into dir and writes
-// their checksums.
+// build compiles passman and every built-in driver (each
+// plugins/<name>/cmd/passman-driver-<name>) into dir and writes their
+// checksums.
 func build(dir string) error {
-	targets := map[string]string{
-		"passman":             "../cmd/passman",
-		"passman-driver-file": "../plugins/file/cmd/passman-driver-file",
-		"passman-driver-ssh":  "../plugins/ssh/cmd/passman-driver-ssh",
+	targets := map[string]string{"passman": "../cmd/passman"}
+	mains, err := filepath.Glob("../plugins/*/cmd/passman-driver-*")
+	if err != nil {
+		return err
+	}
+	for _, m := range mains {
+		targets[filepath.Base(m)] = m
 	}
 	for name, pkg := range targets {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./"+pkg).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
