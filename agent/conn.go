@@ -94,6 +94,46 @@ func (a *agent) heartbeats(ctx context.Context) {
 	}
 }
 
+// describeDrivers returns what each loaded driver says of itself, asking
+// each once.
+func (a *agent) describeDrivers() []wire.DriverInfo {
+	var out []wire.DriverInfo
+	for _, name := range a.cfg.Drivers.Loaded() {
+		if v, ok := a.described.Load(name); ok {
+			out = append(out, v.(wire.DriverInfo))
+			continue
+		}
+		info, err := a.describe(name)
+		if err != nil {
+			a.log.Debug("driver not described", "driver", name, "error", err)
+			continue
+		}
+		a.described.Store(name, info)
+		out = append(out, info)
+	}
+	return out
+}
+
+func (a *agent) describe(name string) (wire.DriverInfo, error) {
+	d, err := a.cfg.Drivers.Driver(name)
+	if err != nil {
+		return wire.DriverInfo{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	desc, err := d.Describe(ctx)
+	if err != nil {
+		return wire.DriverInfo{}, err
+	}
+	info := wire.DriverInfo{Name: desc.Name, CredentialTypes: desc.CredentialTypes,
+		Reconcile: desc.Reconcile}
+	for _, p := range desc.Params {
+		info.Params = append(info.Params, wire.ParamInfo{Name: p.Name, Description: p.Description,
+			Required: p.Required})
+	}
+	return info, nil
+}
+
 // beat publishes one heartbeat with core NATS: a lost one matters not,
 // the next follows.
 func (a *agent) beat() {
@@ -102,6 +142,7 @@ func (a *agent) beat() {
 		Version:  a.cfg.Version,
 		Drivers:  a.cfg.Drivers.Loaded(),
 		InFlight: int(a.inFlight.Load()),
+		Describe: a.describeDrivers(),
 	}
 	hb.Sign(a.id.keys)
 	b, err := json.Marshal(hb)

@@ -45,6 +45,8 @@ type agent struct {
 	js       jetstream.JetStream
 	inFlight atomic.Int64
 	jobs     sync.WaitGroup
+	// described caches each driver's description for the heartbeats.
+	described sync.Map
 }
 
 // newAgent connects to NATS as the agent of id.

@@ -109,9 +109,11 @@ type Target struct {
 	Params   map[string]string `json:"params,omitempty"`
 	Accounts int               `json:"accounts"`
 	// HostKey is the pinned host key, once a check has seen one.
-	HostKey          string    `json:"host_key,omitempty"`
-	ReconcileAccount string    `json:"reconcile_account,omitempty"`
-	Created          time.Time `json:"created"`
+	HostKey          string `json:"host_key,omitempty"`
+	ReconcileAccount string `json:"reconcile_account,omitempty"`
+	// Warnings say what could not be checked when the target was created.
+	Warnings []string  `json:"warnings,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // TargetList answers GET /v1/targets.

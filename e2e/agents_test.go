@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +127,39 @@ func TestAutoResetChangesTheTarget(t *testing.T) {
 	if a.Status != model.InSync || now == co.Value || !fileHolds(t, file, now) {
 		t.Fatalf("after checkin: %s; the value seen at checkout still current: %v",
 			a.Status, now == co.Value)
+	}
+}
+
+func TestTargetParamsCheckedAgainstTheDriver(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	e.startAgent(e.enroll("dc1"), nil)
+	waitFor(t, "the agent to describe its drivers", func() bool {
+		_, err := e.c.CreateTarget(&api.TargetCreateRequest{Path: "probe", Type: "file",
+			Address: "localhost", Zone: "dc1", Params: map[string]string{"path": "/x", "key": "K"}})
+		return err == nil
+	})
+	cases := []struct {
+		name   string
+		params map[string]string
+		want   string
+	}{
+		{"missing a required parameter", map[string]string{"path": "/etc/app.env"}, "key"},
+		{"unknown parameter", map[string]string{"path": "/x", "key": "K", "colour": "red"}, "colour"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.c.CreateTarget(&api.TargetCreateRequest{Path: fmt.Sprintf("t%d", i),
+				Type: "file", Address: "localhost", Zone: "dc1", Params: tc.params})
+			var ae *api.Error
+			if !errors.As(err, &ae) || ae.Code != api.CodeInvalidArgument ||
+				!strings.Contains(ae.Message, tc.want) {
+				t.Fatalf("error = %v, want invalid_argument naming %q", err, tc.want)
+			}
+		})
+	}
+	tgt, err := e.c.CreateTarget(&api.TargetCreateRequest{Path: "other", Type: "nosuchdriver",
+		Address: "localhost", Zone: "dc1"})
+	if err != nil || len(tgt.Warnings) == 0 {
+		t.Errorf("a target of an unreported driver: %v, warnings %v", err, tgt.Warnings)
 	}
 }

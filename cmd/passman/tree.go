@@ -134,7 +134,13 @@ func (m *cmdline) targetCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.emit(c, t, func(w io.Writer) { fmt.Fprintf(w, "created target %s\n", t.Path) })
+	err = m.emit(c, t, func(w io.Writer) { fmt.Fprintf(w, "created target %s\n", t.Path) })
+	if !isJSON(c) {
+		for _, warn := range t.Warnings {
+			fmt.Fprintf(m.stderr, "warning: %s\n", warn)
+		}
+	}
+	return err
 }
 
 // parseParams parses K=V flags into a map.

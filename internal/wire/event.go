@@ -75,7 +75,25 @@ type Heartbeat struct {
 	Version  string    `json:"version"`
 	Drivers  []string  `json:"drivers"`
 	InFlight int       `json:"in_flight"`
-	Sig      []byte    `json:"sig,omitempty"`
+	// Describe is what each loaded driver says of itself.
+	Describe []DriverInfo `json:"describe,omitempty"`
+	Sig      []byte       `json:"sig,omitempty"`
+}
+
+// DriverInfo is a driver's description as an agent reports it, so that the
+// server can check targets' parameters against it.
+type DriverInfo struct {
+	Name            string      `json:"name"`
+	CredentialTypes []string    `json:"credential_types"`
+	Params          []ParamInfo `json:"params"`
+	Reconcile       bool        `json:"reconcile"`
+}
+
+// ParamInfo describes one target parameter of a driver.
+type ParamInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Required    bool   `json:"required,omitempty"`
 }
 
 func (h Heartbeat) signed() []byte {

@@ -227,6 +227,9 @@ func (s *Service) Heartbeat(agentID string, hb *wire.Heartbeat) {
 	was := s.agents.get(agentID)
 	s.agents.set(agentID, agentState{lastSeen: s.now(), version: hb.Version,
 		drivers: hb.Drivers, inFlight: hb.InFlight})
+	for _, d := range hb.Describe {
+		s.drivers.Store(d.Name, d)
+	}
 	if s.now().Sub(was.lastSeen) > s.opts.AgentLive {
 		s.log.Info("agent online", "agent", agentID, "zone", a.Zone, "version", hb.Version)
 		s.kick()

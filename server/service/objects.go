@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/wire"
 	"github.com/passman-dev/passman/server/audit"
 	"github.com/passman-dev/passman/server/auth"
 	"github.com/passman-dev/passman/server/model"
@@ -217,6 +218,48 @@ func checkTarget(req *api.TargetCreateRequest) error {
 	return nil
 }
 
+// checkDriverParams checks a target's parameters against what agents
+// report of its driver: every required one given, no unknown one. A
+// driver no agent has reported yet cannot be checked; the answer says so.
+func (s *Service) checkDriverParams(req *api.TargetCreateRequest) ([]string, error) {
+	v, ok := s.drivers.Load(req.Type)
+	if !ok {
+		return []string{fmt.Sprintf("no agent has reported a %s driver yet, so the target's "+
+			"parameters could not be checked", req.Type)}, nil
+	}
+	d := v.(wire.DriverInfo)
+	known := map[string]bool{}
+	var missing []string
+	for _, p := range d.Params {
+		known[p.Name] = true
+		if p.Required && req.Params[p.Name] == "" {
+			missing = append(missing, fmt.Sprintf("%s (%s)", p.Name, p.Description))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, api.Errorf(api.CodeInvalidArgument, "driver %s needs the parameters %s; "+
+			"give each with --param NAME=VALUE", req.Type, strings.Join(missing, ", "))
+	}
+	for name := range req.Params {
+		if !known[name] {
+			return nil, api.Errorf(api.CodeInvalidArgument, "driver %s has no parameter %q "+
+				"(it takes %s)", req.Type, name, paramNames(d))
+		}
+	}
+	return nil, nil
+}
+
+func paramNames(d wire.DriverInfo) string {
+	var names []string
+	for _, p := range d.Params {
+		names = append(names, p.Name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // checkAddress accepts HOST or HOST:PORT with a port in 1..65535.
@@ -256,10 +299,15 @@ func (s *Service) CreateTarget(c *Caller, req *api.TargetCreateRequest) (*api.Ta
 		if err := checkTarget(req); err != nil {
 			return err
 		}
+		warn, err := s.checkDriverParams(req)
+		if err != nil {
+			return err
+		}
 		n := &model.Node{ID: model.NewID(), Kind: model.KindTarget, ParentID: parent.leaf().ID,
 			Name: name, Created: s.now(), Type: req.Type, Address: req.Address, Zone: req.Zone,
 			Params: req.Params, ReconcileAccount: req.ReconcileAccount}
 		out = targetView(append(parent, n), 0)
+		out.Warnings = warn
 		return addNode(tx, n)
 	})
 	return out, err

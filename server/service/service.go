@@ -79,6 +79,9 @@ type Service struct {
 	queues sync.Map
 	// hpkeKeys holds the agents' parsed public keys.
 	hpkeKeys sync.Map
+	// drivers holds the descriptions agents report of their drivers, by
+	// name, to check targets against.
+	drivers sync.Map
 	// kickCh wakes the job loop early: an agent came online, a job was
 	// recorded.
 	kickCh chan struct{}
