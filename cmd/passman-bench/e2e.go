@@ -141,10 +141,14 @@ func (a *agentProc) stop() {
 func (a *agentProc) rss() string {
 	self := rssOf(a.cmd.Process.Pid)
 	var plugins int
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", a.cmd.Process.Pid, a.cmd.Process.Pid))
-	for _, f := range strings.Fields(string(kids)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			plugins += rssOf(pid)
+	// A child belongs to the thread that started it: look at every thread.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", a.cmd.Process.Pid))
+	for _, t := range tasks {
+		kids, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(kids)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				plugins += rssOf(pid)
+			}
 		}
 	}
 	return fmt.Sprintf("%.1f MiB (plugins %.1f MiB)", float64(self)/1024, float64(plugins)/1024)
