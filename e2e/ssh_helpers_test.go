@@ -4,9 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -193,16 +191,16 @@ func (r *resetOutput) last(t *testing.T) *model.Job {
 	return r.ended[len(r.ended)-1]
 }
 
-// parseResetOutput decodes the two JSON documents a waiting reset prints.
+// parseResetOutput decodes the JSON document a waiting reset prints: its
+// answer and the jobs it waited for.
 func parseResetOutput(t *testing.T, out string) *resetOutput {
 	t.Helper()
-	r := &resetOutput{started: &api.JobResponse{}}
-	dec := json.NewDecoder(strings.NewReader(out))
-	if err := dec.Decode(r.started); err != nil {
-		t.Fatalf("decoding the reset's answer: %v\n%s", err, out)
+	var doc struct {
+		Started *api.JobResponse `json:"started"`
+		Ended   []*model.Job     `json:"ended"`
 	}
-	if err := dec.Decode(&r.ended); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatalf("decoding the jobs waited for: %v\n%s", err, out)
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Started == nil {
+		t.Fatalf("decoding the reset's output: %v\n%s", err, out)
 	}
-	return r
+	return &resetOutput{started: doc.Started, ended: doc.Ended}
 }

@@ -51,7 +51,7 @@ func (m *cmdline) accountCheck(c *cli.Context) error {
 		for i, j := range res.Jobs {
 			ids[i] = j.ID
 		}
-		return m.waitJobs(c, cl, ids)
+		return m.waitJobs(c, cl, ids, nil)
 	}
 	return m.emit(c, res, func(w io.Writer) {
 		fmt.Fprintf(w, "started %d check jobs\n", len(res.Jobs))

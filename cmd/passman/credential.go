@@ -87,18 +87,22 @@ func (m *cmdline) accountReset(c *cli.Context) error {
 }
 
 // finishJob prints a job's answer and, with --wait, waits for the job.
+// With --output json and --wait, it prints one document holding both.
 func (m *cmdline) finishJob(c *cli.Context, res *api.JobResponse, done string) error {
-	if err := m.emitJob(c, res, done); err != nil {
-		return err
-	}
-	if c.Bool("wait") && res.Job != nil && !res.Job.State.Final() {
-		cl, err := m.client()
-		if err != nil {
+	wait := c.Bool("wait") && res.Job != nil && !res.Job.State.Final()
+	if !wait || !isJSON(c) {
+		if err := m.emitJob(c, res, done); err != nil {
 			return err
 		}
-		return m.waitJobs(c, cl, []string{res.Job.ID})
 	}
-	return nil
+	if !wait {
+		return nil
+	}
+	cl, err := m.client()
+	if err != nil {
+		return err
+	}
+	return m.waitJobs(c, cl, []string{res.Job.ID}, res)
 }
 
 func (m *cmdline) updateCommand() *cli.Command {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/client"
 	"github.com/passman-dev/passman/server/model"
 )
@@ -22,7 +23,11 @@ var errJobFailed = errors.New("a job failed")
 // waitJobs follows jobs until each ends, printing each outcome and the
 // account's status. A job whose outcome was unknown hands over to the job
 // that settles it, which is followed too.
-func (m *cmdline) waitJobs(c *cli.Context, cl *client.Client, ids []string) error {
+//
+// started, when not nil, is the answer that started the first job; with
+// --output json it is printed in the same document as the jobs that ended.
+func (m *cmdline) waitJobs(c *cli.Context, cl *client.Client, ids []string,
+	started *api.JobResponse) error {
 	failed := false
 	var done []*model.Job
 	for _, id := range ids {
@@ -33,7 +38,11 @@ func (m *cmdline) waitJobs(c *cli.Context, cl *client.Client, ids []string) erro
 		failed = failed || j.State == model.JobFailed
 		done = append(done, j)
 	}
-	err := m.emit(c, done, func(w io.Writer) {
+	var doc any = done
+	if started != nil {
+		doc = waitedJobs{Started: started, Ended: done}
+	}
+	err := m.emit(c, doc, func(w io.Writer) {
 		row(w, "JOB", "KIND", "PATH", "TYPE", "STATE", "REASON", "OUTCOME", "ACCOUNT STATUS")
 		for _, j := range done {
 			status := "-"
@@ -48,6 +57,13 @@ func (m *cmdline) waitJobs(c *cli.Context, cl *client.Client, ids []string) erro
 		return errJobFailed
 	}
 	return err
+}
+
+// waitedJobs is what a waiting command prints with --output json: the
+// answer that started the job and every job it waited for, in order.
+type waitedJobs struct {
+	Started *api.JobResponse `json:"started"`
+	Ended   []*model.Job     `json:"ended"`
 }
 
 // waitJob waits for one job to end, following a resolve job it started.
@@ -98,5 +114,5 @@ func (m *cmdline) jobWatch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.waitJobs(c, cl, []string{id})
+	return m.waitJobs(c, cl, []string{id}, nil)
 }
