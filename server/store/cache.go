@@ -9,6 +9,23 @@ import (
 // maxCacheEntries bounds the read cache; past it the cache starts over.
 const maxCacheEntries = 1 << 17
 
+// cachedPrefixes are the tables whose records are read far more often than
+// they are written: the tree, grants, users, tokens, policies, agents,
+// credentials and their versions. Jobs change at every step, and caching
+// them would cost a second decode on nearly every read.
+var cachedPrefixes = []string{prefixNode, prefixChild, prefixGrant, prefixUser, prefixToken,
+	prefixPolicy, prefixAgent, prefixAgentKey, prefixVersion, prefixCred}
+
+// cacheable reports whether the record at key is worth caching.
+func cacheable(key []byte) bool {
+	for _, p := range cachedPrefixes {
+		if len(key) >= len(p) && string(key[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
+}
+
 // readCache keeps decoded records, and the absence of records, that Get
 // has read, so that the lookups every request makes (its token, the nodes
 // of its path, their grants) skip Pebble and JSON.
@@ -34,6 +51,9 @@ func newReadCache() *readCache { return &readCache{m: map[string]cacheEntry{}} }
 // get copies the cached record at key into v. It reports whether the cache
 // knew the key, and if so whether the record exists.
 func (c *readCache) get(key []byte, v any) (hit, found bool) {
+	if !cacheable(key) {
+		return false, false
+	}
 	c.mu.RLock()
 	e, ok := c.m[string(key)]
 	c.mu.RUnlock()
@@ -63,7 +83,7 @@ func (c *readCache) generation() uint64 {
 // fill stores what a reader read at generation gen, unless a write was
 // applied meanwhile. raw nil means the record does not exist.
 func (c *readCache) fill(gen uint64, key []byte, t reflect.Type, raw []byte) {
-	if gen%2 == 1 {
+	if gen%2 == 1 || !cacheable(key) {
 		return
 	}
 	e := cacheEntry{typ: t, missing: raw == nil}
