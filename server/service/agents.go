@@ -160,6 +160,7 @@ func (s *Service) Enroll(ctx context.Context, req *api.EnrollRequest) (*api.Enro
 		if err := tx.Put(store.AgentNATSKey(a.NATSKey), a.ID); err != nil {
 			return err
 		}
+		tx.OnCommit(func() { s.agentDir.Store(a.ID, a) })
 		return tx.Put(store.AgentKey(a.ID), a)
 	})
 	if err != nil {
@@ -273,20 +274,43 @@ func (s *Service) online(st agentState) bool {
 // keeps the job until it returns. It returns nil when the zone has no
 // agent.
 func (s *Service) pickAgent(zone string) (*model.Agent, error) {
+	all, err := s.enrolled()
+	if err != nil {
+		return nil, err
+	}
 	var best *model.Agent
 	var bestState agentState
-	err := store.ScanJSON(s.st, store.AgentPrefix(), func(a *model.Agent) error {
+	for _, a := range all {
 		if a.Zone != zone {
-			return nil
+			continue
 		}
 		st := s.agents.get(a.ID)
 		st.inFlight = s.agents.load(a.ID)
 		if best == nil || better(s.online(st), st, s.online(bestState), bestState) {
 			best, bestState = a, st
 		}
-		return nil
+	}
+	return best, nil
+}
+
+// enrolled returns every enrolled agent, read from the store once and then
+// kept up to date by Enroll.
+func (s *Service) enrolled() ([]*model.Agent, error) {
+	s.agentsOnce.Do(func() {
+		s.agentsErr = store.ScanJSON(s.st, store.AgentPrefix(), func(a *model.Agent) error {
+			s.agentDir.Store(a.ID, a)
+			return nil
+		})
 	})
-	return best, err
+	if s.agentsErr != nil {
+		return nil, s.agentsErr
+	}
+	var out []*model.Agent
+	s.agentDir.Range(func(_, v any) bool {
+		out = append(out, v.(*model.Agent))
+		return true
+	})
+	return out, nil
 }
 
 // better reports whether an agent in state a beats one in state b.

@@ -82,6 +82,10 @@ type Service struct {
 	// drivers holds the descriptions agents report of their drivers, by
 	// name, to check targets against.
 	drivers sync.Map
+	// agentDir holds the enrolled agents by id, loaded once.
+	agentDir   sync.Map
+	agentsOnce sync.Once
+	agentsErr  error
 	// kickCh wakes the job loop early: an agent came online, a job was
 	// recorded.
 	kickCh chan struct{}
