@@ -70,13 +70,16 @@ func (m *cmdline) run(args []string) int {
 // newApp returns the command tree.
 func (m *cmdline) newApp() *cli.App {
 	app := &cli.App{
-		Name:      "passman",
-		Usage:     "keep, change and hand out the credentials of privileged accounts",
-		Version:   version,
-		Reader:    m.stdin,
-		Writer:    m.stdout,
-		ErrWriter: m.stderr,
-		Flags:     []cli.Flag{outputFlag()},
+		Name:    "passman",
+		Usage:   "keep, change and hand out the credentials of privileged accounts",
+		Version: version,
+		// Slice flags repeat (--param K=V --param K=V); a comma is part of a
+		// value, as in an LDAP DN.
+		DisableSliceFlagSeparator: true,
+		Reader:                    m.stdin,
+		Writer:                    m.stdout,
+		ErrWriter:                 m.stderr,
+		Flags:                     []cli.Flag{outputFlag()},
 		Commands: []*cli.Command{
 			m.devCommand(), m.serverCommand(), m.vaultCommand(), m.loginCommand(),
 			m.folderCommand(), m.targetCommand(), m.accountCommand(), m.policyCommand(),
