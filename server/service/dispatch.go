@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -120,6 +121,13 @@ func (s *Service) preassign(j *model.Job) error {
 	return nil
 }
 
+// cannotRun ends a job that no agent could run as it stands, leaving the
+// credential as it was before the job.
+func (s *Service) cannotRun(job *model.Job, reason, why string) error {
+	s.log.Warn("job cannot run", "job_id", job.ID, "reason", reason)
+	return s.jobRefused(job, &wire.Event{Reason: reason, Message: why})
+}
+
 // countAssigned counts a preassigned job against its agent once tx
 // commits.
 func (s *Service) countAssigned(tx *store.Tx, j *model.Job) {
@@ -135,6 +143,9 @@ func (s *Service) publish(ctx context.Context, job *model.Job) error {
 		return fmt.Errorf("reading agent %s: %w", job.AgentID, err)
 	}
 	p, err := s.payload(job)
+	if errors.Is(err, errNoReconcile) {
+		return s.cannotRun(job, "no_reconcile_login", err.Error())
+	}
 	if err != nil {
 		return err
 	}
@@ -235,14 +246,23 @@ func (s *Service) changeValues(job *model.Job, acct, target *model.Node, p *wire
 	return nil
 }
 
+// errNoReconcile is a job that cannot run: its target's reconcile account
+// is missing or has no credential to log in with.
+var errNoReconcile = errors.New("no reconcile login")
+
 // reconcileLogin returns the target's reconcile account and its current
-// password, or its SSH key when it has no password.
+// password, or else its SSH key, or else its PIN (a token's security
+// officer has only a PIN).
 func (s *Service) reconcileLogin(target *model.Node) (*wire.Login, error) {
 	var id string
 	if err := s.st.Get(store.ChildKey(target.ID, target.ReconcileAccount), &id); err != nil {
+		if errNotFound(err) {
+			return nil, fmt.Errorf("%w: target %q has no account %q", errNoReconcile,
+				target.Name, target.ReconcileAccount)
+		}
 		return nil, fmt.Errorf("reading reconcile account %q: %w", target.ReconcileAccount, err)
 	}
-	for _, t := range []model.CredentialType{model.Password, model.SSHKey} {
+	for _, t := range model.CredentialTypes {
 		var cr model.Credential
 		if err := s.st.Get(store.CredentialKey(id, t), &cr); err != nil || cr.Current == 0 {
 			continue
@@ -253,7 +273,8 @@ func (s *Service) reconcileLogin(target *model.Node) (*wire.Login, error) {
 		}
 		return &wire.Login{Account: target.ReconcileAccount, Type: string(t), Value: reveal(v)}, nil
 	}
-	return nil, fmt.Errorf("reconcile account %q has no password or SSH key", target.ReconcileAccount)
+	return nil, fmt.Errorf("%w: reconcile account %q has no current credential", errNoReconcile,
+		target.ReconcileAccount)
 }
 
 // reveal copies a secret's bytes for a payload, which is wiped after use.

@@ -91,7 +91,10 @@ func (s *Service) jobRefused(job *model.Job, e *wire.Event) error {
 			cr.Status, cr.Reason = j.PrevStatus, j.PrevReason
 		}
 		j.Reason = e.Reason
-		j.Outcome = "not run: the agent refused it (" + e.Reason + ")"
+		j.Outcome = "not run: " + e.Reason
+		if e.Message != "" {
+			j.Outcome += ": " + e.Message
+		}
 		j.Enter(model.JobFailed, s.now(), j.Outcome)
 		return nil
 	})
