@@ -28,9 +28,12 @@ dev: build
 test-deps:
 	./scripts/test-deps
 
+EXAMPLE := examples/driver-htpasswd
+
 test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
+	cd $(EXAMPLE) && $(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./server/store/ ./server/policy/

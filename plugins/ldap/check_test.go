@@ -1,0 +1,299 @@
+package ldap_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/passman-dev/passman/internal/testtarget/slapd"
+	"github.com/passman-dev/passman/plugins/ldap"
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+	d, err := ldap.New().Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type summary struct {
+		Name      string
+		Types     []string
+		Required  map[string]bool
+		Reconcile bool
+	}
+	got := summary{Name: d.Name, Types: d.CredentialTypes, Required: map[string]bool{},
+		Reconcile: d.Reconcile}
+	for _, p := range d.Params {
+		if p.Description == "" {
+			t.Errorf("parameter %s has no description", p.Name)
+		}
+		got.Required[p.Name] = p.Required
+	}
+	want := summary{Name: "ldap", Types: []string{sdk.Password}, Reconcile: true,
+		Required: map[string]bool{
+			"user_dn_template": true, "reconcile_dn_template": false, "tls": false,
+			"tls_ca_file": false, "tls_server_name": false, "connect_timeout": false,
+		}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Describe (-got +want):\n%s", diff)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, slapd.Options{})
+	pw := f.user(t, "alice")
+	// Each of these characters means something in a DN; the name must
+	// reach exactly this entry.
+	tricky := `smith, "john"+1=#<x>;\y`
+	trickyPW := f.user(t, tricky)
+
+	tests := []struct {
+		name    string
+		account string
+		cred    sdk.Credential
+		want    sdk.Reason
+	}{
+		{"right password", "alice", password(pw), ""},
+		{"wrong password", "alice", password(pw + "x"), sdk.ReasonAuthFailed},
+		{"unknown account", "bob", password(pw), sdk.ReasonAuthFailed},
+		{"escaped name", tricky, password(trickyPW), ""},
+		{"escaped name, wrong password", tricky, password(pw), sdk.ReasonAuthFailed},
+		{"similar name", "smith, john", password(trickyPW), sdk.ReasonAuthFailed},
+		{"name past the template", "alice,ou=people,dc=example,dc=org", password(pw),
+			sdk.ReasonAuthFailed},
+		{"empty password", "alice", password(""), sdk.ReasonInvalidParams},
+		{"ssh key", "alice", sdk.Credential{Type: sdk.SSHKey, Value: secret(pw)},
+			sdk.ReasonUnsupported},
+		{"control character", "alice\x00", password(pw), sdk.ReasonInvalidParams},
+		{"newline", "alice\nuid=bob", password(pw), sdk.ReasonInvalidParams},
+		{"leading space", " alice", password(pw), sdk.ReasonInvalidParams},
+		{"trailing space", "alice ", password(pw), sdk.ReasonInvalidParams},
+		{"empty name", "", password(pw), sdk.ReasonInvalidParams},
+		{"too long", strings.Repeat("a", 257), password(pw), sdk.ReasonInvalidParams},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
+				JobID: "job-check", Target: f.target(nil), Account: tt.account,
+				Credential: tt.cred,
+			})
+			f.noSecret(t, err)
+			if got := reason(t, err); got != tt.want {
+				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckTLS checks over StartTLS and LDAPS, trusting the server's CA
+// through tls_ca_file, and that a certificate that cannot be verified
+// stops the check.
+func TestCheckTLS(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, slapd.Options{TLS: true})
+	pw := f.user(t, "alice")
+
+	tests := []struct {
+		name   string
+		addr   string
+		params map[string]string
+		want   sdk.Reason
+	}{
+		{"starttls by default", f.srv.Addr,
+			map[string]string{"tls": "", "tls_ca_file": f.srv.CAFile}, ""},
+		{"starttls", f.srv.Addr,
+			map[string]string{"tls": "starttls", "tls_ca_file": f.srv.CAFile}, ""},
+		{"ldaps", f.srv.LDAPSAddr,
+			map[string]string{"tls": "ldaps", "tls_ca_file": f.srv.CAFile}, ""},
+		{"server name", f.srv.Addr, map[string]string{"tls": "starttls",
+			"tls_ca_file": f.srv.CAFile, "tls_server_name": "localhost"}, ""},
+		{"unknown CA", f.srv.Addr, map[string]string{"tls": "starttls"}, sdk.ReasonFailed},
+		{"ldaps, unknown CA", f.srv.LDAPSAddr, map[string]string{"tls": "ldaps"},
+			sdk.ReasonFailed},
+		{"wrong server name", f.srv.Addr, map[string]string{"tls": "starttls",
+			"tls_ca_file": f.srv.CAFile, "tls_server_name": "ldap.example.org"},
+			sdk.ReasonFailed},
+		{"ldaps on the plain port", f.srv.Addr,
+			map[string]string{"tls": "ldaps", "tls_ca_file": f.srv.CAFile}, sdk.ReasonFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := f.target(tt.params)
+			target.Address = tt.addr
+			if target.Params["tls"] == "" {
+				delete(target.Params, "tls")
+			}
+			_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
+				Target: target, Account: "alice", Credential: password(pw),
+			})
+			f.noSecret(t, err)
+			if got := reason(t, err); got != tt.want {
+				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckRequireTLS checks a directory that refuses binds without
+// TLS: the target's tls=none is what is wrong.
+func TestCheckRequireTLS(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, slapd.Options{RequireTLS: true})
+	pw := f.user(t, "alice")
+	err := f.check(t, "alice", pw, nil)
+	got := reason(t, err)
+	if got != sdk.ReasonInvalidParams || !strings.Contains(err.Error(), "tls") {
+		t.Errorf("Check with tls=none: reason %q (%v), want invalid_params naming tls", got, err)
+	}
+	err = f.check(t, "alice", pw, map[string]string{"tls": "starttls", "tls_ca_file": f.srv.CAFile})
+	if err != nil {
+		t.Errorf("Check with StartTLS: %v", err)
+	}
+}
+
+// TestCheckLockedOut checks an entry that the password policy locked
+// after failed binds: even its right password is refused, and the
+// policy's answer says why.
+func TestCheckLockedOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, slapd.Options{Policy: &slapd.Policy{MaxFailures: 2}})
+	pw := f.user(t, "alice")
+	if err := f.check(t, "alice", pw, nil); err != nil {
+		t.Fatalf("Check before the lockout: %v", err)
+	}
+	for range 2 {
+		if got := reason(t, f.check(t, "alice", "wrong", nil)); got != sdk.ReasonAuthFailed {
+			t.Fatalf("Check with a wrong password: reason %q, want auth_failed", got)
+		}
+	}
+	err := f.check(t, "alice", pw, nil)
+	if got := reason(t, err); got != sdk.ReasonLockedOut {
+		t.Errorf("Check after the lockout: reason %q (%v), want locked_out", got, err)
+	}
+}
+
+func TestCheckUnreachable(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, slapd.Options{})
+	pw := f.user(t, "alice")
+	if err := f.check(t, "alice", pw, nil); err != nil {
+		t.Fatalf("Check while the server runs: %v", err)
+	}
+	f.srv.Stop()
+
+	for name, addr := range map[string]string{"stopped": f.srv.Addr, "closed": closedPort(t)} {
+		t.Run(name, func(t *testing.T) {
+			target := f.target(nil)
+			target.Address = addr
+			_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
+				Target: target, Account: "alice", Credential: password(pw),
+			})
+			if got := reason(t, err); got != sdk.ReasonUnreachable {
+				t.Errorf("Check: reason %q (%v), want unreachable", got, err)
+			}
+		})
+	}
+}
+
+// TestTimeout checks and changes against a server that accepts
+// connections and never answers, bounded once by the context's deadline
+// and once by the connect_timeout parameter, in each TLS mode.
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	addr := silentServer(t)
+	tests := []struct {
+		name    string
+		ctxTime time.Duration
+		params  map[string]string
+	}{
+		{"context deadline", 300 * time.Millisecond, map[string]string{"tls": "none"}},
+		{"connect timeout", time.Minute,
+			map[string]string{"tls": "none", "connect_timeout": "300ms"}},
+		{"starttls", time.Minute, map[string]string{"connect_timeout": "300ms"}},
+		{"ldaps", time.Minute, map[string]string{"tls": "ldaps", "connect_timeout": "300ms"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.params["user_dn_template"] = slapd.PeopleTemplate
+			target := sdk.Target{Address: addr, Params: tt.params}
+			start := time.Now()
+			_, err := ldap.New().Check(timeoutContext(t, tt.ctxTime), &sdk.CheckRequest{
+				Target: target, Account: "alice", Credential: password("irrelevant"),
+			})
+			if got := reason(t, err); got != sdk.ReasonTimeout {
+				t.Errorf("Check: reason %q (%v), want timeout", got, err)
+			}
+			_, err = ldap.New().Change(timeoutContext(t, tt.ctxTime), &sdk.ChangeRequest{
+				Target: target, Account: "alice", Type: sdk.Password,
+				Current: secret("irrelevant"), New: secret("irrelevant too"),
+			})
+			if got := reason(t, err); got != sdk.ReasonTimeout {
+				t.Errorf("Change: reason %q (%v), want timeout", got, err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("Check and Change took %v to time out", took)
+			}
+		})
+	}
+}
+
+func TestInvalidParams(t *testing.T) {
+	t.Parallel()
+	addr := closedPort(t)
+	tests := []struct {
+		name    string
+		address string
+		params  map[string]string
+	}{
+		{"no template", addr, map[string]string{}},
+		{"no placeholder", addr, map[string]string{"user_dn_template": "uid=x,dc=org"}},
+		{"two placeholders", addr,
+			map[string]string{"user_dn_template": "uid={account},cn={account},dc=org"}},
+		{"placeholder as a type", addr,
+			map[string]string{"user_dn_template": "{account}=x,dc=example,dc=org"}},
+		{"placeholder alone", addr, map[string]string{"user_dn_template": "{account}"}},
+		{"placeholder as an RDN", addr,
+			map[string]string{"user_dn_template": "{account},dc=example,dc=org"}},
+		{"bad reconcile template", addr, map[string]string{
+			"user_dn_template": slapd.PeopleTemplate, "reconcile_dn_template": "admin"}},
+		{"bad tls", addr,
+			map[string]string{"user_dn_template": slapd.PeopleTemplate, "tls": "yes"}},
+		{"bad timeout", addr, map[string]string{
+			"user_dn_template": slapd.PeopleTemplate, "connect_timeout": "0s"}},
+		{"unknown parameter", addr,
+			map[string]string{"user_dn_template": slapd.PeopleTemplate, "base_dn": "x"}},
+		{"CA without TLS", addr, map[string]string{"user_dn_template": slapd.PeopleTemplate,
+			"tls": "none", "tls_ca_file": "/etc/hostname"}},
+		{"missing CA file", addr, map[string]string{"user_dn_template": slapd.PeopleTemplate,
+			"tls_ca_file": "/nonexistent/ca.pem"}},
+		{"CA file without certificates", addr, map[string]string{
+			"user_dn_template": slapd.PeopleTemplate, "tls_ca_file": "/etc/hostname"}},
+		{"no address", "", map[string]string{"user_dn_template": slapd.PeopleTemplate}},
+		{"space in address", "ldap host:389",
+			map[string]string{"user_dn_template": slapd.PeopleTemplate}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := sdk.Target{Address: tt.address, Params: tt.params}
+			_, err := ldap.New().Check(t.Context(), &sdk.CheckRequest{
+				Target: target, Account: "alice", Credential: password("irrelevant"),
+			})
+			if got := reason(t, err); got != sdk.ReasonInvalidParams {
+				t.Errorf("Check: reason %q (%v), want invalid_params", got, err)
+			}
+			_, err = ldap.New().Change(t.Context(), &sdk.ChangeRequest{
+				Target: target, Account: "alice", Type: sdk.Password,
+				Current: secret("irrelevant"), New: secret("irrelevant too"),
+			})
+			if got := reason(t, err); got != sdk.ReasonInvalidParams {
+				t.Errorf("Change: reason %q (%v), want invalid_params", got, err)
+			}
+		})
+	}
+}

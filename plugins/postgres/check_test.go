@@ -1,0 +1,233 @@
+package postgres_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
+	"github.com/passman-dev/passman/plugins/postgres"
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+func TestDescribe(t *testing.T) {
+	d, err := postgres.New().Describe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range d.Params {
+		names = append(names, p.Name)
+		if p.Required {
+			t.Errorf("parameter %s is required; all have defaults", p.Name)
+		}
+	}
+	slices.Sort(names)
+	got := []any{d.Name, d.CredentialTypes, names, d.Reconcile}
+	want := []any{"postgres", []string{sdk.Password}, []string{"connect_timeout", "database",
+		"password_encryption", "sslmode", "sslrootcert"}, true}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Describe (-got +want):\n%s", diff)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Options{})
+	role, pw := f.role(t)
+	locked, lockedPW := f.role(t, "NOLOGIN")
+	wrong := pw + "x"
+	f.secret(wrong)
+
+	tests := []struct {
+		name   string
+		target sdk.Target
+		role   string
+		cred   sdk.Credential
+		want   sdk.Reason
+	}{
+		{"right password", f.target(), role, password(pw), ""},
+		{"wrong password", f.target(), role, password(wrong), sdk.ReasonAuthFailed},
+		{"unknown role", f.target(), pgtest.RoleName(t), password(pw), sdk.ReasonAuthFailed},
+		{"NOLOGIN role", f.target(), locked, password(lockedPW), sdk.ReasonLockedOut},
+		{"no such database", f.target("database", "nodb"), role, password(pw),
+			sdk.ReasonInvalidParams},
+		{"other database", f.target("database", "template1"), role, password(pw), ""},
+		{"explicit defaults", f.target("sslmode", "prefer", "connect_timeout", "5s",
+			"password_encryption", "scram-sha-256"), role, password(pw), ""},
+		{"TLS required of a server without it", f.target("sslmode", "require"), role,
+			password(pw), sdk.ReasonFailed},
+		{"ssh key", f.target(), role, sdk.Credential{Type: sdk.SSHKey,
+			Value: secret(pw)}, sdk.ReasonUnsupported},
+		{"empty password", f.target(), role, password(""), sdk.ReasonInvalidParams},
+		{"role name too long", f.target(), strings.Repeat("r", 64), password(pw),
+			sdk.ReasonInvalidParams},
+		{"md5 encryption", f.target("password_encryption", "md5"), role, password(pw),
+			sdk.ReasonInvalidParams},
+		{"unknown parameter", f.target("host", "elsewhere"), role, password(pw),
+			sdk.ReasonInvalidParams},
+		{"bad sslmode", f.target("sslmode", "allow"), role, password(pw),
+			sdk.ReasonInvalidParams},
+		{"socket path as address", target("/var/run/postgresql"), role, password(pw),
+			sdk.ReasonInvalidParams},
+		{"two hosts as address", target("a,b:5432"), role, password(pw),
+			sdk.ReasonInvalidParams},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{JobID: "job-check",
+				Target: tc.target, Account: tc.role, Credential: tc.cred})
+			wantReason(t, err, tc.want, pw, wrong, lockedPW)
+		})
+	}
+}
+
+// TestCheckAuthMethods proves that the driver logs in with scram-sha-256
+// only: a server that asks for the password in clear gets nothing, and
+// one that asks for no password proves nothing.
+func TestCheckAuthMethods(t *testing.T) {
+	t.Parallel()
+	clear, trusted, rejected := pgtest.RoleName(t), pgtest.RoleName(t), pgtest.RoleName(t)
+	f := newFixture(t, pgtest.Options{HBA: []string{
+		"host all " + clear + " 127.0.0.1/32 password",
+		"host all " + trusted + " 127.0.0.1/32 trust",
+		"host all " + rejected + " 127.0.0.1/32 reject",
+	}})
+	pw := pgtest.Password(t)
+	f.secret(pw)
+	for _, r := range []string{clear, trusted, rejected} {
+		f.srv.CreateRole(t, r, pw)
+	}
+
+	tests := []struct {
+		name, role string
+		want       sdk.Reason
+	}{
+		{"password in clear", clear, sdk.ReasonUnsupported},
+		{"trust", trusted, sdk.ReasonUnsupported},
+		{"rejected by pg_hba.conf", rejected, sdk.ReasonAuthFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{Target: f.target(),
+				Account: tc.role, Credential: password(pw)})
+			wantReason(t, err, tc.want, pw)
+		})
+	}
+}
+
+func TestCheckTLS(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Options{TLS: true})
+	role, pw := f.role(t)
+	_, port, _ := net.SplitHostPort(f.srv.Addr)
+	byName := target(net.JoinHostPort("localhost", port))
+
+	tests := []struct {
+		name   string
+		target sdk.Target
+		want   sdk.Reason
+	}{
+		{"prefer", f.target(), ""},
+		{"require", f.target("sslmode", "require"), ""},
+		{"disable", f.target("sslmode", "disable"), ""},
+		{"verify-ca", f.target("sslmode", "verify-ca", "sslrootcert", f.srv.CACert), ""},
+		{"verify-full", f.target("sslmode", "verify-full", "sslrootcert", f.srv.CACert), ""},
+		{"verify-full by name", withParams(byName, "sslmode", "verify-full",
+			"sslrootcert", f.srv.CACert), ""},
+		{"verify-full with other CAs", f.target("sslmode", "verify-full",
+			"sslrootcert", "system"), sdk.ReasonFailed},
+		{"missing CA file", f.target("sslmode", "verify-full",
+			"sslrootcert", "/nonexistent/ca.pem"), sdk.ReasonInvalidParams},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{Target: tc.target,
+				Account: role, Credential: password(pw)})
+			wantReason(t, err, tc.want, pw)
+		})
+	}
+}
+
+func withParams(t sdk.Target, params ...string) sdk.Target {
+	for i := 0; i+1 < len(params); i += 2 {
+		t.Params[params[i]] = params[i+1]
+	}
+	return t
+}
+
+// TestCheckNetwork needs no server: a port where nothing listens, and a
+// listener that accepts connections and never answers.
+func TestCheckNetwork(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	silent := silentListener(t)
+
+	tests := []struct {
+		name     string
+		target   sdk.Target
+		deadline time.Duration
+		want     sdk.Reason
+	}{
+		{"nothing listening", target(closedAddr), time.Minute, sdk.ReasonUnreachable},
+		{"no answer", target(silent, "connect_timeout", "500ms"), time.Minute,
+			sdk.ReasonTimeout},
+		{"no answer before the job's deadline", target(silent), 500 * time.Millisecond,
+			sdk.ReasonTimeout},
+		{"unknown host", target("host.invalid"), time.Minute, sdk.ReasonUnreachable},
+	}
+	drv := postgres.New()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), tc.deadline)
+			defer cancel()
+			start := time.Now()
+			_, err := drv.Check(ctx, &sdk.CheckRequest{Target: tc.target,
+				Account: "app", Credential: password("Some-Passw0rd")})
+			wantReason(t, err, tc.want, "Some-Passw0rd")
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the check took %v", d)
+			}
+		})
+	}
+}
+
+// silentListener returns the address of a listener that accepts
+// connections and never writes to them.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}

@@ -1,0 +1,64 @@
+package postgres_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
+	"github.com/passman-dev/passman/plugins/sdk"
+	"github.com/passman-dev/passman/plugins/sdk/sdktest"
+)
+
+// TestConformance runs the SDK's conformance suite against the postgres
+// driver and a real server, in this process and as the plugin an agent
+// starts, each on a role of its own with a CREATEROLE role to reconcile.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, pgtest.Options{})
+	t.Run("in process", func(t *testing.T) {
+		t.Parallel()
+		sdktest.Run(t, f.drv, f.conformanceTarget(t))
+	})
+	t.Run("plugin", func(t *testing.T) {
+		t.Parallel()
+		sdktest.RunPlugin(t, buildPlugin(t), f.conformanceTarget(t))
+	})
+}
+
+// conformanceTarget creates a role and a reconcile role on the fixture's
+// server and returns them as a target for the suite.
+func (f *fixture) conformanceTarget(t *testing.T) sdktest.Target {
+	t.Helper()
+	role, pw := f.role(t)
+	recon, reconPW := f.role(t, "CREATEROLE")
+	return sdktest.Target{
+		Target:  f.target(),
+		Account: role,
+		Type:    sdk.Password,
+		Current: secret(pw),
+		NewValue: func() sdk.Secret {
+			v := pgtest.Password(t)
+			f.secret(v)
+			return secret(v)
+		},
+		Reconcile: &sdk.Login{Account: recon, Credential: password(reconPW)},
+		Reset: func(t *testing.T, value sdk.Secret) {
+			f.srv.SetPassword(t, role, string(value.Reveal()))
+		},
+		Logs: func() string { return f.logs.String() + "\n" + f.srv.Logs() },
+	}
+}
+
+// buildPlugin builds the postgres driver's plugin into a temporary
+// directory and returns its path.
+func buildPlugin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "passman-driver-postgres")
+	cmd := exec.Command("go", "build", "-o", bin,
+		"github.com/passman-dev/passman/plugins/postgres/cmd/passman-driver-postgres")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the postgres driver's plugin: %v\n%s", err, out)
+	}
+	return bin
+}

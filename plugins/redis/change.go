@@ -1,0 +1,77 @@
+package redis
+
+import (
+	"context"
+
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+// changeOwn logs in as the account with its current password and, in one
+// ACL SETUSER, adds the new password and removes the current one. Redis
+// applies all of a SETUSER's rules or none, so the account has the one
+// password or the other at every moment, and keeps any other password it
+// had.
+func changeOwn(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
+	s, err := open(ctx, cfg, req.Account, req.Current)
+	if err != nil {
+		return annotate(err, "logging in with the current password")
+	}
+	defer s.close()
+	add, remove := ">"+string(req.New.Reveal()), "<"+string(req.Current.Reveal())
+	if err := s.setUser(ctx, req.Account, add, remove); err != nil {
+		return annotate(setUserError(ctx, err, true, req.New, req.Current), "changing the password")
+	}
+	return saveAndVerify(ctx, cfg, s, req)
+}
+
+// reconcile logs in as the reconcile account and, in one ACL SETUSER,
+// replaces every password of the account, whatever they were, with the
+// new one. It first makes sure the account exists, since ACL SETUSER
+// would create it, and is enabled, since a disabled user could not log
+// in with the new password: the new password would then be on the target
+// with nothing to show it.
+func reconcile(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
+	rec := req.Reconcile
+	s, err := open(ctx, cfg, rec.Account, rec.Credential.Value)
+	if err != nil {
+		return annotate(err, "logging in as the reconcile account "+rec.Account)
+	}
+	defer s.close()
+	secrets := []sdk.Secret{req.New, rec.Credential.Value}
+
+	u, err := s.getUser(ctx, req.Account)
+	switch {
+	case err != nil:
+		return annotate(setUserError(ctx, err, false, secrets...), "reading the account")
+	case u == nil:
+		return sdk.Errorf(sdk.ReasonFailed, "the target has no ACL user %q", req.Account)
+	case !u.enabled():
+		return sdk.Errorf(sdk.ReasonLockedOut,
+			"the ACL user %q is disabled (off); enable it before resetting its password",
+			req.Account)
+	}
+
+	if err := s.setUser(ctx, req.Account, "resetpass", ">"+string(req.New.Reveal())); err != nil {
+		return annotate(setUserError(ctx, err, false, secrets...), "setting the password")
+	}
+	return saveAndVerify(ctx, cfg, s, req)
+}
+
+// saveAndVerify saves the change made on s as the persist parameter says,
+// then logs in as the account with the new password.
+func saveAndVerify(ctx context.Context, cfg *config, s *session, req *sdk.ChangeRequest) error {
+	if err := s.persist(ctx, cfg.persist); err != nil {
+		return persistError(ctx, err, cfg.persist)
+	}
+	return verifyNew(ctx, cfg, req)
+}
+
+// verifyNew logs in as the account with the new password.
+func verifyNew(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
+	s, err := open(ctx, cfg, req.Account, req.New)
+	if err != nil {
+		return annotate(err, "logging in with the new password")
+	}
+	s.close()
+	return nil
+}

@@ -1,0 +1,141 @@
+// Package redis is the PassMan driver for the passwords of ACL users on
+// Redis 6 and later. It checks a password by logging in with it, and
+// changes one with ACL SETUSER:
+//
+//   - the account itself, logged in with its current password, adds the
+//     new password and removes the current one in one command, so that
+//     it never has no working password. Redis lets a user do this only
+//     when it may run ACL SETUSER, which lets it change every user;
+//   - a reconcile account allowed ACL GETUSER and ACL SETUSER replaces
+//     all of an account's passwords with the new one in one command,
+//     without knowing the current one.
+//
+// ACL SETUSER changes the users in the server's memory. A server that
+// loads its users from a file at start gets the old password back when it
+// restarts, unless the change is saved to that file: the persist
+// parameter says whether and how.
+//
+// Passwords travel as arguments of RESP commands, never inside a command
+// line that the server parses. What the server keeps of them was checked
+// on Redis 7.0: the slow log shows the arguments of AUTH, HELLO's AUTH and
+// ACL SETUSER as "(redacted)", user names included; MONITOR leaves ACL
+// commands out and shows AUTH's arguments as "(redacted)"; ACL LOG records
+// the user of a failed login, never the password. Older servers may keep
+// more: the driver's tests check this against the server they run.
+package redis
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9/logging"
+
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+// Name is the driver's type name.
+const Name = "redis"
+
+// Driver is the redis driver. It keeps no state between requests, so one
+// Driver serves any number of requests at once.
+type Driver struct {
+	log hclog.Logger
+}
+
+// Option configures a Driver.
+type Option func(*Driver)
+
+// WithLogger makes the driver log through l instead of the SDK's logger.
+func WithLogger(l hclog.Logger) Option {
+	return func(d *Driver) { d.log = l }
+}
+
+// New returns a redis driver. It silences go-redis's own logging for the
+// whole process: that goes to stderr, outside the driver's logger, and
+// may quote what a server answered, which can hold a password.
+func New(opts ...Option) *Driver {
+	logging.Disable()
+	d := &Driver{}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.log == nil {
+		d.log = sdk.Logger("")
+	}
+	return d
+}
+
+var _ sdk.Driver = (*Driver)(nil)
+
+// Describe says what the driver manages and which parameters it reads.
+func (d *Driver) Describe(context.Context) (*sdk.Description, error) {
+	return &sdk.Description{
+		Name:            Name,
+		CredentialTypes: []string{sdk.Password},
+		Params:          params,
+		Reconcile:       true,
+	}, nil
+}
+
+// Check logs in to the target as the account with the password.
+func (d *Driver) Check(ctx context.Context, req *sdk.CheckRequest) (*sdk.CheckResult, error) {
+	cfg, err := parseConfig(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCredential(req); err != nil {
+		return nil, err
+	}
+	log := d.log.With("job_id", req.JobID, "account", req.Account, "address", cfg.addr)
+	log.Debug("checking credential")
+
+	s, err := open(ctx, cfg, req.Account, req.Credential.Value)
+	if err != nil {
+		log.Debug("check failed", "error", err)
+		return nil, err
+	}
+	s.close()
+	return &sdk.CheckResult{}, nil
+}
+
+// checkCredential validates what a check request asks for.
+func checkCredential(req *sdk.CheckRequest) error {
+	if req.Credential.Type != sdk.Password {
+		return sdk.Errorf(sdk.ReasonUnsupported,
+			"credential type %q is not supported by the redis driver", req.Credential.Type)
+	}
+	if err := checkAccount(req.Account, "account"); err != nil {
+		return err
+	}
+	if req.Credential.Value.IsEmpty() {
+		return sdk.Errorf(sdk.ReasonInvalidParams, "the password is empty")
+	}
+	return nil
+}
+
+// Change sets a new password on the target, then logs in with it to
+// prove it works.
+func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.ChangeResult, error) {
+	cfg, err := parseConfig(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkChange(req); err != nil {
+		return nil, err
+	}
+	log := d.log.With("job_id", req.JobID, "account", req.Account,
+		"address", cfg.addr, "reconcile", req.Reconcile != nil)
+	log.Debug("changing credential")
+
+	if req.Reconcile != nil {
+		err = reconcile(ctx, cfg, req)
+	} else {
+		err = changeOwn(ctx, cfg, req)
+	}
+	if err != nil {
+		log.Debug("change failed", "error", err)
+		return nil, err
+	}
+	log.Info("credential changed")
+	return &sdk.ChangeResult{}, nil
+}

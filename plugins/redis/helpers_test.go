@@ -1,0 +1,254 @@
+package redis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/passman-dev/passman/internal/testtarget/redis"
+	driver "github.com/passman-dev/passman/plugins/redis"
+	"github.com/passman-dev/passman/plugins/sdk"
+)
+
+// fixture is a real redis-server, a monitor on it and a redis driver
+// whose logs are kept. At cleanup it fails the test if any secret it was
+// told of appears in the driver's logs, the server's log, its slow log
+// or what its monitor saw.
+type fixture struct {
+	srv *redis.Server
+	mon *redis.Monitor
+	drv *driver.Driver
+
+	logs    syncBuffer
+	mu      sync.Mutex
+	secrets []string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureWith(t, redis.Options{})
+}
+
+// newFixtureWith is newFixture with a server run with opts.
+func newFixtureWith(t *testing.T, opts redis.Options) *fixture {
+	t.Helper()
+	f := &fixture{srv: redis.StartWith(t, opts)}
+	f.mon = f.srv.Monitor(t)
+	f.drv = driver.New(driver.WithLogger(hclog.New(&hclog.LoggerOptions{
+		Name:   "redis",
+		Output: &f.logs,
+		Level:  hclog.Trace,
+	})))
+	f.secret(f.srv.AdminPassword)
+	t.Cleanup(func() { f.checkLogs(t) })
+	return f
+}
+
+// secret registers values that must never appear in logs or errors.
+func (f *fixture) secret(values ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets = append(f.secrets, values...)
+}
+
+func (f *fixture) checkLogs(t *testing.T) {
+	t.Helper()
+	logs := map[string]string{
+		"driver":   f.logs.String(),
+		"server":   f.srv.Logs(),
+		"slow log": f.srv.SlowLog(t),
+		"monitor":  f.mon.Flush(t),
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for name, l := range logs {
+		for _, s := range f.secrets {
+			if strings.Contains(l, s) {
+				t.Errorf("the %s holds a secret", name)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("driver logs:\n%s", logs["driver"])
+	}
+}
+
+// noSecret fails the test if err's message holds a registered secret.
+func (f *fixture) noSecret(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error message holds a secret: %v", err)
+		}
+	}
+}
+
+// user creates an ACL user with a random password and rules, and returns
+// both.
+func (f *fixture) user(t *testing.T, rules ...string) (name, password string) {
+	t.Helper()
+	name, password = redis.UserName(t), redis.Password(t)
+	f.secret(password)
+	f.srv.CreateUser(t, name, password, rules...)
+	return name, password
+}
+
+// newPassword returns a random password registered as a secret.
+func (f *fixture) newPassword(t *testing.T) string {
+	t.Helper()
+	pw := redis.Password(t)
+	f.secret(pw)
+	return pw
+}
+
+// target is the fixture's server as a target.
+func (f *fixture) target(params map[string]string) sdk.Target {
+	return sdk.Target{Address: f.srv.Addr, Params: params}
+}
+
+// change asks the driver to change account's password from current to
+// next, logging in with rec when it is not nil.
+func (f *fixture) change(t *testing.T, account, current, next string, rec *sdk.Login) error {
+	t.Helper()
+	_, err := f.drv.Change(t.Context(), &sdk.ChangeRequest{
+		JobID:     "job-change",
+		Target:    f.target(nil),
+		Account:   account,
+		Type:      sdk.Password,
+		Current:   sdk.NewSecret([]byte(current)),
+		New:       sdk.NewSecret([]byte(next)),
+		Reconcile: rec,
+	})
+	f.noSecret(t, err)
+	return err
+}
+
+// wantAuth fails the test unless the server accepts user's password.
+func (f *fixture) wantAuth(t *testing.T, what, user, password string) {
+	t.Helper()
+	if err := f.srv.CanAuth(t, user, password); err != nil {
+		t.Errorf("AUTH %s with %s: %v", user, what, err)
+	}
+}
+
+// wantRefused fails the test unless the server refuses user's password.
+func (f *fixture) wantRefused(t *testing.T, what, user, password string) {
+	t.Helper()
+	err := f.srv.CanAuth(t, user, password)
+	if err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Errorf("AUTH %s with %s: %v, want WRONGPASS", user, what, err)
+	}
+}
+
+// wantNoUser fails the test if the server has an ACL user name.
+func (f *fixture) wantNoUser(t *testing.T, name string) {
+	t.Helper()
+	if f.srv.HasUser(t, name) {
+		t.Errorf("the server has an ACL user %s; it must not", name)
+	}
+}
+
+// login returns the login of a reconcile account.
+func login(account, pw string) *sdk.Login {
+	return &sdk.Login{Account: account, Credential: password(pw)}
+}
+
+func password(s string) sdk.Credential {
+	return sdk.Credential{Type: sdk.Password, Value: sdk.NewSecret([]byte(s))}
+}
+
+// reason returns the reason of a driver error, or "" for nil.
+func reason(t *testing.T, err error) sdk.Reason {
+	t.Helper()
+	if err == nil {
+		return ""
+	}
+	var e *sdk.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
+	}
+	return e.Reason
+}
+
+// timeoutContext returns a context for one test step.
+func timeoutContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// silentServer listens on a free port and accepts connections without
+// ever writing to them.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// closedPort returns an address of 127.0.0.1 where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
