@@ -35,9 +35,10 @@ test: test-deps
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 	cd $(EXAMPLE) && $(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-bench: build
+bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./server/store/ ./server/policy/
 	$(GO) run ./cmd/passman-bench -duration $(BENCH_DURATION) -bin $(BIN)
+	$(GO) test -run '^$$' -bench BenchmarkResetOnTarget -benchtime 1x ./e2e/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \

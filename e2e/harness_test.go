@@ -62,12 +62,12 @@ func build(dir string) error {
 
 // env is a running server and the agents of a test.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	srv *testserver.Server
 	c   *client.Client
 }
 
-func newEnv(t *testing.T, cfg testserver.Config) *env {
+func newEnv(t testing.TB, cfg testserver.Config) *env {
 	t.Helper()
 	s := testserver.StartWith(t, cfg)
 	return &env{t: t, srv: s, c: s.Admin}
@@ -110,7 +110,7 @@ func (e *env) enroll(zone string) string {
 
 // agentProc is a running `passman agent run`.
 type agentProc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	logs *testserver.SyncBuffer
 	done chan error
@@ -201,7 +201,7 @@ func (a *agentProc) kill() {
 }
 
 // waitFor polls cond until it holds or 30 seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

@@ -25,7 +25,7 @@ const sshZone = "lab"
 
 // requireRoot skips a test that needs root when not run as root, except
 // in CI, where such a test must run and fails instead.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -183,7 +183,7 @@ type resetOutput struct {
 
 // last returns the last job the command waited for: the reset, or the
 // resolve job that settled it.
-func (r *resetOutput) last(t *testing.T) *model.Job {
+func (r *resetOutput) last(t testing.TB) *model.Job {
 	t.Helper()
 	if len(r.ended) == 0 {
 		t.Fatal("the reset waited for no job")
@@ -193,7 +193,7 @@ func (r *resetOutput) last(t *testing.T) *model.Job {
 
 // parseResetOutput decodes the JSON document a waiting reset prints: its
 // answer and the jobs it waited for.
-func parseResetOutput(t *testing.T, out string) *resetOutput {
+func parseResetOutput(t testing.TB, out string) *resetOutput {
 	t.Helper()
 	var doc struct {
 		Started *api.JobResponse `json:"started"`

@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/internal/testserver"
+	"github.com/passman-dev/passman/internal/testtarget/postgres"
+	"github.com/passman-dev/passman/internal/testtarget/redis"
+	pgdriver "github.com/passman-dev/passman/plugins/postgres"
+	redisdriver "github.com/passman-dev/passman/plugins/redis"
+	"github.com/passman-dev/passman/plugins/sdk"
+	"github.com/passman-dev/passman/server/model"
+)
+
+// benchInFlight are the numbers of resets kept in flight.
+var benchInFlight = []int{1, 16, 64}
+
+// benchFor is how long each measurement runs.
+const benchFor = 3 * time.Second
+
+// benchTarget is a real target the benchmark resets accounts on.
+type benchTarget struct {
+	name   string
+	driver sdk.Driver
+	// start starts the target, creates n accounts that may change their
+	// own password, and returns the target's address and the accounts'
+	// names and passwords.
+	start func(tb testing.TB, n int) (addr string, names, passwords []string)
+}
+
+var benchTargets = []benchTarget{
+	{name: "redis", driver: redisdriver.New(redisdriver.WithLogger(hclog.NewNullLogger())),
+		start: func(tb testing.TB, n int) (string, []string, []string) {
+			s := redis.Start(tb)
+			names, pws := benchAccounts(n)
+			for i := range names {
+				s.CreateUser(tb, names[i], pws[i], "+@all", "~*")
+			}
+			return s.Addr, names, pws
+		}},
+	{name: "postgres", driver: pgdriver.New(pgdriver.WithLogger(hclog.NewNullLogger())),
+		start: func(tb testing.TB, n int) (string, []string, []string) {
+			// Each reset in flight holds up to two connections: room for 64.
+			s := postgres.StartWith(tb, postgres.Options{Config: []string{"max_connections=300"}})
+			names, pws := benchAccounts(n)
+			for i := range names {
+				s.CreateRole(tb, names[i], pws[i])
+			}
+			return s.Addr, names, pws
+		}},
+}
+
+func benchAccounts(n int) (names, passwords []string) {
+	for i := range n {
+		names = append(names, fmt.Sprintf("bench%02d", i))
+		passwords = append(passwords, fmt.Sprintf("Bench-Passw0rd!%02dabcdefgh", i))
+	}
+	return names, passwords
+}
+
+// BenchmarkResetOnTarget measures Reset Credentials changed on real Redis
+// and PostgreSQL targets through the server, NATS, an agent process and
+// the driver plugin, with 1, 16 and 64 resets in flight, each on its own
+// account. It also times the driver alone doing the same change and check
+// in this process: PassMan's overhead per reset is the difference of the
+// two p50s. Run it with make bench; it runs once whatever -benchtime says.
+func BenchmarkResetOnTarget(b *testing.B) {
+	requireRoot(b)
+	for _, bt := range benchTargets {
+		b.Run(bt.name, func(b *testing.B) {
+			addr, names, pws := bt.start(b, slices.Max(benchInFlight))
+			own := driverP50(b, bt, addr, names[0], pws[0])
+			e := newEnv(b, testserver.Config{})
+			paths := e.benchAccounts(bt.name, addr, names, pws)
+			e.startAgent(e.enroll("bench"), nil)
+			for _, n := range benchInFlight {
+				b.Run(fmt.Sprintf("in-flight-%d", n), func(b *testing.B) {
+					r := e.measureResets(paths[:n])
+					b.ReportMetric(r.rate, "resets/s")
+					b.ReportMetric(ms(r.p50), "p50-ms")
+					b.ReportMetric(ms(r.p99), "p99-ms")
+					b.ReportMetric(ms(own), "driver-p50-ms")
+					b.ReportMetric(ms(r.p50-own), "overhead-p50-ms")
+				})
+			}
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// driverP50 times the driver's own change and check of one account.
+func driverP50(tb testing.TB, bt benchTarget, addr, account, current string) time.Duration {
+	tb.Helper()
+	var lat []time.Duration
+	cur := current
+	for i := range 50 {
+		next := fmt.Sprintf("Direct-Passw0rd!%03dabcdef", i)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		start := time.Now()
+		_, err := bt.driver.Change(ctx, &sdk.ChangeRequest{JobID: fmt.Sprint("direct-", i),
+			Target: sdk.Target{Address: addr}, Account: account, Type: sdk.Password,
+			Current: sdk.NewSecret([]byte(cur)), New: sdk.NewSecret([]byte(next))})
+		if err == nil {
+			_, err = bt.driver.Check(ctx, &sdk.CheckRequest{Target: sdk.Target{Address: addr},
+				Account: account, Credential: sdk.Credential{Type: sdk.Password,
+					Value: sdk.NewSecret([]byte(next))}})
+		}
+		cancel()
+		if err != nil {
+			tb.Fatalf("driver change: %v", err)
+		}
+		lat = append(lat, time.Since(start))
+		cur = next
+	}
+	// Put the account back to the value PassMan will be told.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := bt.driver.Change(ctx, &sdk.ChangeRequest{JobID: "direct-back",
+		Target: sdk.Target{Address: addr}, Account: account, Type: sdk.Password,
+		Current: sdk.NewSecret([]byte(cur)), New: sdk.NewSecret([]byte(current))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2]
+}
+
+// benchAccounts creates the target and one PassMan account per target
+// account, and returns the accounts' paths.
+func (e *env) benchAccounts(driver, addr string, names, pws []string) []string {
+	e.t.Helper()
+	tp := "bench-" + driver
+	_, err := e.c.CreateTarget(&api.TargetCreateRequest{Path: tp, Type: driver, Address: addr,
+		Zone: "bench"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var paths []string
+	for i, n := range names {
+		_, err := e.c.CreateAccount(&api.AccountCreateRequest{Path: tp + "/" + n,
+			Credentials: []api.CredentialSpec{{Type: model.Password, Value: sec(pws[i])}}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		paths = append(paths, tp+"/"+n)
+	}
+	return paths
+}
+
+// benchResult is what one measurement found.
+type benchResult struct {
+	rate     float64
+	p50, p99 time.Duration
+}
+
+// measureResets keeps one reset in flight per path for benchFor and
+// reports the rate and the latency from request to the job's end.
+func (e *env) measureResets(paths []string) benchResult {
+	var mu sync.Mutex
+	var all []time.Duration
+	deadline := time.Now().Add(benchFor)
+	var wg sync.WaitGroup
+	for _, p := range paths {
+		cl := e.srv.Client(e.t, e.srv.Bootstrap.AdminToken.Reveal())
+		wg.Go(func() {
+			lat := resetLoop(e.t, cl, p, deadline)
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(all)
+	if len(all) == 0 {
+		e.t.Fatal("no reset finished")
+	}
+	return benchResult{rate: float64(len(all)) / benchFor.Seconds(),
+		p50: all[len(all)/2], p99: all[len(all)*99/100]}
+}
+
+func resetLoop(tb testing.TB, cl *client.Client, path string, deadline time.Time) []time.Duration {
+	var lat []time.Duration
+	for time.Now().Before(deadline) {
+		start := time.Now()
+		r, err := cl.Reset(&api.ResetRequest{Path: path, Type: model.Password, Generate: true})
+		if err != nil {
+			tb.Errorf("reset %s: %v", path, err)
+			return lat
+		}
+		j, err := cl.WaitJob(r.Job.ID, 30*time.Second)
+		if err != nil || j.State != model.JobSucceeded {
+			tb.Errorf("job %s: %v %+v", r.Job.ID, err, j)
+			return lat
+		}
+		lat = append(lat, time.Since(start))
+	}
+	return lat
+}
