@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/internal/secret"
@@ -323,6 +324,9 @@ func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, er
 			return api.Errorf(api.CodeInvalidArgument,
 				"unknown status %q (want InSync, NotInSync, Unknown or Changing)", f.Status)
 		}
+		if f.Status != "" && f.Target == "" && f.Folder == "" {
+			return s.listByStatus(c, f.Status, out)
+		}
 		kind, path := model.KindFolder, f.Folder
 		if f.Target != "" {
 			kind, path = model.KindTarget, f.Target
@@ -335,6 +339,44 @@ func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, er
 		})
 	})
 	return out, err
+}
+
+// listByStatus lists the accounts with a status through the status index,
+// in path order, without walking the tree.
+func (s *Service) listByStatus(c *Caller, status model.SyncStatus, out *api.AccountList) error {
+	prefix := store.StatusPrefix(status)
+	var ids []string
+	err := s.st.Scan(prefix, func(k, _ []byte) error {
+		ids = append(ids, string(k[len(prefix):]))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		ch, err := chainOf(s.st, id)
+		if errNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if ok, err := allowed(s.st, c, ch, auth.OpRead); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		a, err := loadAccount(s.st, ch)
+		if err != nil {
+			return err
+		}
+		if a.status() == status {
+			out.Accounts = append(out.Accounts, accountView(a))
+		}
+	}
+	slices.SortFunc(out.Accounts, func(x, y api.Account) int { return strings.Compare(x.Path, y.Path) })
+	return nil
 }
 
 func (s *Service) listTargetAccounts(c *Caller, target chain, status model.SyncStatus, out *api.AccountList) error {
