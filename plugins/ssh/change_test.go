@@ -2,19 +2,10 @@ package ssh_test
 
 import (
 	"cmp"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	gocmp "github.com/google/go-cmp/cmp"
-	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -172,178 +163,6 @@ func TestReconcilePassword(t *testing.T) {
 	}
 }
 
-// keyAccount is an account whose authorized_keys holds a current key
-// and two other lines that a key change must keep.
-type keyAccount struct {
-	name       string
-	currentPEM []byte
-	others     []string
-}
-
-func (f *fixture) keyAccount(t *testing.T) *keyAccount {
-	t.Helper()
-	a := &keyAccount{}
-	a.name, _ = f.user(t)
-	var current string
-	a.currentPEM, current = f.key(t)
-	_, other := f.key(t)
-	_, restricted := f.key(t)
-	a.others = []string{other + " colleague@example", `from="10.0.0.1" ` + restricted}
-	sshd.AuthorizeKeys(t, a.name, a.others[0], current, a.others[1])
-	return a
-}
-
-// wantKeys checks which keys log in to the account, and that its
-// authorized_keys file holds exactly lines, with mode 600.
-func (f *fixture) wantKeys(t *testing.T, a *keyAccount, works, fails [][]byte, lines []string) {
-	t.Helper()
-	for _, k := range works {
-		if err := plainLogin(f.srv.Addr, a.name, plainKey(t, k)); err != nil {
-			t.Errorf("login with a key that should work: %v", err)
-		}
-	}
-	for _, k := range fails {
-		if err := plainLogin(f.srv.Addr, a.name, plainKey(t, k)); err == nil {
-			t.Errorf("login with a key that should fail succeeded")
-		}
-	}
-	path := sshd.AuthorizedKeysPath(t, a.name)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if diff := gocmp.Diff(got, lines); diff != "" {
-		t.Errorf("authorized_keys (-got +want):\n%s", diff)
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("authorized_keys: mode %v (%v), want 0600", fi.Mode().Perm(), err)
-	}
-}
-
-func TestChangeKeySelf(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, sshd.Options{})
-	a := f.keyAccount(t)
-	nextPEM, nextLine := f.key(t)
-
-	_, err := f.drv.Change(t.Context(), &sdk.ChangeRequest{
-		JobID:   "job-key",
-		Target:  f.target(nil),
-		Account: a.name,
-		Type:    sdk.SSHKey,
-		Current: sdk.NewSecret(a.currentPEM),
-		New:     sdk.NewSecret(nextPEM),
-	})
-	f.noSecret(t, err)
-	if err != nil {
-		t.Fatalf("Change: %v", err)
-	}
-	want := append(append([]string(nil), a.others...), nextLine)
-	f.wantKeys(t, a, [][]byte{nextPEM}, [][]byte{a.currentPEM}, want)
-}
-
-// TestChangeKeyNewRefused has the server refuse the new key's algorithm:
-// the change must fail and leave the account with its current key only.
-func TestChangeKeyNewRefused(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, sshd.Options{Config: []string{"PubkeyAcceptedAlgorithms ssh-ed25519"}})
-	a := f.keyAccount(t)
-	nextPEM := ecdsaKey(t)
-	f.secret(string(nextPEM))
-	before, err := os.ReadFile(sshd.AuthorizedKeysPath(t, a.name))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	_, err = f.drv.Change(t.Context(), &sdk.ChangeRequest{
-		JobID:   "job-key",
-		Target:  f.target(nil),
-		Account: a.name,
-		Type:    sdk.SSHKey,
-		Current: sdk.NewSecret(a.currentPEM),
-		New:     sdk.NewSecret(nextPEM),
-	})
-	f.noSecret(t, err)
-	if got := reason(t, err); got != sdk.ReasonAuthFailed {
-		t.Fatalf("Change: reason %q (%v), want auth_failed", got, err)
-	}
-	want := strings.Split(strings.TrimSuffix(string(before), "\n"), "\n")
-	f.wantKeys(t, a, [][]byte{a.currentPEM}, [][]byte{nextPEM}, want)
-}
-
-func TestReconcileKey(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, sshd.Options{})
-	sh := []string{"/bin/sh", "/usr/bin/sh"}
-	tests := []struct {
-		name        string
-		rule        sshd.SudoRule
-		withCurrent bool
-	}{
-		{name: "sudo without password", rule: sshd.SudoRule{NoPassword: true, Commands: sh}},
-		{name: "sudo with password, no current key", rule: sshd.SudoRule{Commands: sh}},
-		{name: "sudo with password", rule: sshd.SudoRule{Commands: sh}, withCurrent: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			a := f.keyAccount(t)
-			rec, recPassword := f.user(t)
-			tt.rule.RunAs = a.name
-			sshd.AllowSudo(t, rec, tt.rule)
-			nextPEM, nextLine := f.key(t)
-			req := &sdk.ChangeRequest{
-				JobID:     "job-reconcile-key",
-				Target:    f.target(nil),
-				Account:   a.name,
-				Type:      sdk.SSHKey,
-				New:       sdk.NewSecret(nextPEM),
-				Reconcile: &sdk.Login{Account: rec, Credential: password(recPassword)},
-			}
-			if tt.withCurrent {
-				req.Current = sdk.NewSecret(a.currentPEM)
-			}
-
-			_, err := f.drv.Change(t.Context(), req)
-			f.noSecret(t, err)
-			if err != nil {
-				t.Fatalf("Change: %v", err)
-			}
-			want := append(append([]string(nil), a.others...), nextLine)
-			fails := [][]byte{a.currentPEM}
-			if !tt.withCurrent {
-				want = []string{a.others[0], authorized(t, a.currentPEM), a.others[1], nextLine}
-				fails = nil
-			}
-			f.wantKeys(t, a, [][]byte{nextPEM}, fails, want)
-		})
-	}
-}
-
-func ecdsaKey(t *testing.T) []byte {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := xssh.MarshalPrivateKey(k, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block)
-}
-
-// authorized returns the authorized_keys line of a private key.
-func authorized(t *testing.T, privatePEM []byte) string {
-	t.Helper()
-	s, err := xssh.ParsePrivateKey(privatePEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(xssh.MarshalAuthorizedKey(s.PublicKey())))
-}
-
 // TestChangePasswordCommand runs passwd_command values that never show
 // passwd's prompts.
 func TestChangePasswordCommand(t *testing.T) {
@@ -405,7 +224,7 @@ func TestReconcileAsRoot(t *testing.T) {
 	})
 	t.Run("ssh-key", func(t *testing.T) {
 		t.Parallel()
-		a := f.keyAccount(t)
+		a := f.keyAccount(t, false)
 		nextPEM, nextLine := f.key(t)
 		_, err := f.drv.Change(t.Context(), &sdk.ChangeRequest{
 			Target: f.target(params), Account: a.name, Type: sdk.SSHKey,
@@ -414,7 +233,7 @@ func TestReconcileAsRoot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Change: %v", err)
 		}
-		want := append(append([]string(nil), a.others...), nextLine)
+		want := []string{a.others[0], managedMarker, nextLine, a.others[1]}
 		f.wantKeys(t, a, [][]byte{nextPEM}, [][]byte{a.currentPEM}, want)
 	})
 }

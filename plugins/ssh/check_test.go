@@ -3,6 +3,7 @@ package ssh_test
 import (
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,6 +262,52 @@ func TestCheckKeyboardInteractive(t *testing.T) {
 			err := f.check(t, name, password(tt.pw))
 			if got := reason(t, err); got != tt.want {
 				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckWithoutPAM checks passwords against servers without PAM, whose
+// keyboard-interactive method, left on, has nothing to ask and refuses
+// every login at once. A wrong password must still be auth_failed, and a
+// server that takes passwords through keyboard-interactive only cannot
+// take them at all.
+func TestCheckWithoutPAM(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		config    []string
+		right     sdk.Reason // with the account's password
+		wrong     sdk.Reason // with another one
+		wantWords string     // in the error of the right password, if any
+	}{
+		{name: "password and keyboard-interactive", config: []string{"UsePAM no"},
+			wrong: sdk.ReasonAuthFailed},
+		{name: "keyboard-interactive only",
+			config: []string{"UsePAM no", "PasswordAuthentication no"},
+			right:  sdk.ReasonFailed, wrong: sdk.ReasonFailed, wantWords: "no password login"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, sshd.Options{Config: tt.config})
+			name, pw := f.user(t)
+			wrong := sshd.Password(t)
+			f.secret(wrong)
+
+			err := f.check(t, name, password(pw))
+			if got := reason(t, err); got != tt.right {
+				t.Errorf("Check with the right password: reason %q (%v), want %q",
+					got, err, tt.right)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantWords) {
+				t.Errorf("Check with the right password: %v; want it to say %q",
+					err, tt.wantWords)
+			}
+			err = f.check(t, name, password(wrong))
+			if got := reason(t, err); got != tt.wrong {
+				t.Errorf("Check with a wrong password: reason %q (%v), want %q",
+					got, err, tt.wrong)
 			}
 		})
 	}

@@ -104,13 +104,20 @@ type output struct {
 
 // run runs command on the target with stdin as its standard input. The
 // command line must hold no secret; secrets go in stdin. A non-zero exit
-// status is no error: the caller reads it from the output.
+// status is no error: the caller reads it from the output. When ctx ends
+// first, run closes the session and returns, and the connection stays
+// open for other commands.
 func (c *conn) run(ctx context.Context, command string, stdin []byte) (*output, error) {
+	if err := contextError(ctx); err != nil {
+		return nil, err
+	}
 	s, err := c.client.NewSession()
 	if err != nil {
 		return nil, runError(ctx, fmt.Errorf("opening a session: %w", err))
 	}
 	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
 
 	var stdout, stderr limitedBuffer
 	s.Stdin, s.Stdout, s.Stderr = bytes.NewReader(stdin), &stdout, &stderr
@@ -118,6 +125,10 @@ func (c *conn) run(ctx context.Context, command string, stdin []byte) (*output, 
 	out := &output{stdout: stdout.String(), stderr: stderr.String()}
 	var exit *xssh.ExitError
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// A session closed because ctx ended may still report the exit
+		// status of the command it cut off, which means nothing here.
+		return nil, runError(ctx, err)
 	case errors.As(err, &exit):
 		out.status = exit.ExitStatus()
 	case err != nil:
@@ -178,6 +189,13 @@ func (a *authState) password(pw sdk.Secret) func() (string, error) {
 	}
 }
 
+// triedPassword reports whether the password method sent the password.
+func (a *authState) triedPassword() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.passwordTried
+}
+
 // keyboard answers the target's password questions with pw, unless the
 // password method already failed with it.
 func (a *authState) keyboard(pw sdk.Secret) xssh.KeyboardInteractiveChallenge {
@@ -216,16 +234,6 @@ func parseKey(v sdk.Secret) (xssh.Signer, error) {
 			"the ssh-key credential is not an unencrypted private key in PEM form")
 	}
 	return signer, nil
-}
-
-// publicKeyLine returns the authorized_keys line, without a newline, of
-// an ssh-key credential.
-func publicKeyLine(v sdk.Secret) (string, error) {
-	signer, err := parseKey(v)
-	if err != nil {
-		return "", err
-	}
-	return authorizedLine(signer.PublicKey()), nil
 }
 
 // authorizedLine returns k in authorized_keys form without a newline.

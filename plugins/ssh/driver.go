@@ -5,9 +5,29 @@
 //   - a password, by the account itself running passwd on a terminal and
 //     answering its prompts, or by a reconcile account running chpasswd
 //     through sudo or as root;
-//   - an SSH key, by adding the new public key to the account's
-//     ~/.ssh/authorized_keys, logging in with it, and only then removing
-//     the old one, so that the account always keeps a key that works.
+//   - an SSH key, by rewriting the account's ~/.ssh/authorized_keys as
+//     the account, itself or through su or sudo -u.
+//
+// A key change swaps the whole file in one rename, the key PassMan
+// manages replaced by the new one, and then logs in with the new key on a
+// connection of its own. When that login fails, or the deadline comes
+// before it succeeds, the previous file goes back in its place, with part
+// of the time left kept for that. The account thus never holds both keys,
+// and ends with the new key proven or the old file back; only when even
+// that time runs out does the change end with timeout, the target holding
+// one of the two files whole, for PassMan to settle which key works.
+//
+// The key PassMan manages is the line of the current key, when the
+// request names one, and the key line after a "# managed by PassMan"
+// comment, which the driver writes before each key it sets. The driver
+// leaves every other line as it was: an authorized_keys file often holds
+// keys of other people or programs, and PassMan cannot tell an intruder's
+// key from one an operator put there on purpose. A reconcile, which need
+// not know the current key, thus replaces the key after the comment;
+// before the driver ever wrote one, it adds the new key, and any other
+// key stays authorized, for the operator to review. A change as the
+// account itself refuses to run when the current key logs in from
+// somewhere other than the file, where the driver could not remove it.
 //
 // The target's host key is pinned: a target whose key differs from the
 // pinned one is refused, and when none is pinned yet the key seen is
@@ -118,7 +138,7 @@ func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 		"address", cfg.addr, "type", req.Type, "reconcile", req.Reconcile != nil)
 	log.Debug("changing credential")
 
-	hostKey, err := d.change(ctx, cfg, req)
+	hostKey, err := d.change(ctx, log, cfg, req)
 	if err != nil {
 		log.Debug("change failed", "error", err)
 		return nil, err
@@ -127,16 +147,18 @@ func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 	return &sdk.ChangeResult{HostKey: hostKey}, nil
 }
 
-func (d *Driver) change(ctx context.Context, cfg *config, req *sdk.ChangeRequest) (string, error) {
+func (d *Driver) change(
+	ctx context.Context, log hclog.Logger, cfg *config, req *sdk.ChangeRequest,
+) (string, error) {
 	switch {
 	case req.Type == sdk.Password && req.Reconcile == nil:
 		return changePassword(ctx, cfg, req)
 	case req.Type == sdk.Password:
 		return reconcilePassword(ctx, cfg, req)
 	case req.Reconcile == nil:
-		return changeKey(ctx, cfg, req)
+		return changeKey(ctx, log, cfg, req)
 	}
-	return reconcileKey(ctx, cfg, req)
+	return reconcileKey(ctx, log, cfg, req)
 }
 
 // checkChange validates what a change request asks for before anything

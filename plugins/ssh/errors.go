@@ -60,8 +60,11 @@ func classify(ctx, dialCtx context.Context, err error, hk *hostKeyCheck, auth *a
 	case errors.Is(err, errNewPassword):
 		return sdk.Errorf(sdk.ReasonLockedOut,
 			"the target wants a new password before login; it may have expired")
-	case isAuthFailure(err):
+	case isAuthFailure(err), isBareKeyboardFailure(err) && auth.triedPassword():
 		return sdk.Errorf(sdk.ReasonAuthFailed, "the target refused the credential")
+	case isBareKeyboardFailure(err):
+		return sdk.Errorf(sdk.ReasonFailed, "the target offers no password login: "+
+			"it ended keyboard-interactive login without asking for the password")
 	case isUnreachable(err, observed):
 		return sdk.Errorf(sdk.ReasonUnreachable, "%v", err)
 	}
@@ -90,6 +93,17 @@ func isAuthFailure(err error) bool {
 	return errors.Is(err, errPasswordRefused) ||
 		errors.Is(err, errUnexpectedPrompt) ||
 		strings.Contains(err.Error(), "unable to authenticate")
+}
+
+// bareKeyboardFailure is how x/crypto/ssh reports a keyboard-interactive
+// login that the target refused before asking anything, as OpenSSH does
+// without PAM: a failure message (type 51) where it expected a question
+// (type 60). The login ends there, with that error, even when the
+// password method was tried first and refused.
+const bareKeyboardFailure = "unexpected message type 51 (expected 60)"
+
+func isBareKeyboardFailure(err error) bool {
+	return strings.Contains(err.Error(), bareKeyboardFailure)
 }
 
 // isUnreachable reports whether err means the target could not be

@@ -1,9 +1,14 @@
 package ssh
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"os/exec"
+	"strings"
 	"testing"
+
+	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -104,4 +109,89 @@ func TestAnnotate(t *testing.T) {
 	if !errors.As(err, &e) || e.Reason != sdk.ReasonFailed || e.Message != "running: boom" {
 		t.Errorf("annotate of a plain error gave %#v", err)
 	}
+}
+
+// TestCksum compares cksum with the system's cksum command.
+func TestCksum(t *testing.T) {
+	for _, in := range []string{"", "a", "ssh-ed25519 AAAA x\n", strings.Repeat("k", 70000)} {
+		cmd := exec.Command("cksum")
+		cmd.Stdin = strings.NewReader(in)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("cksum: %v", err)
+		}
+		if want, got := strings.Join(strings.Fields(string(out)), " "), cksum([]byte(in)); got != want {
+			t.Errorf("cksum of %d bytes = %q, the command says %q", len(in), got, want)
+		}
+	}
+}
+
+func TestReplaceManaged(t *testing.T) {
+	newKey, newLine := testKey(t)
+	oldKey, oldLine := testKey(t)
+	_, other := testKey(t)
+	keys := &keyPair{newKey: newKey, newLine: newLine, oldKey: oldKey}
+	unknown := &keyPair{newKey: newKey, newLine: newLine}
+	const marker = managedMarker
+	tests := []struct {
+		name  string
+		keys  *keyPair
+		in    []string
+		want  []string
+		found bool
+	}{
+		{"current replaced in place", keys,
+			[]string{"# mine", other, `from="10.0.0.1" ` + oldLine, ""},
+			[]string{"# mine", other, marker, newLine, ""}, true},
+		{"current after the marker", keys,
+			[]string{other, marker, oldLine},
+			[]string{other, marker, newLine}, true},
+		{"unknown key after the marker", unknown,
+			[]string{marker, oldLine, other},
+			[]string{marker, newLine, other}, false},
+		{"current and another key after the marker", keys,
+			[]string{marker, other, oldLine},
+			[]string{marker, newLine}, true},
+		{"no managed key", unknown,
+			[]string{other, oldLine},
+			[]string{other, oldLine, marker, newLine}, false},
+		{"marker without a key", unknown,
+			[]string{other, marker, "# note", oldLine},
+			[]string{other, marker, newLine, "# note", oldLine}, false},
+		{"empty file", unknown, nil, []string{marker, newLine}, false},
+		{"new key already there", unknown,
+			[]string{newLine + " copy", other},
+			[]string{marker, newLine, other}, false},
+		{"garbage kept", keys,
+			[]string{"not a key", oldLine},
+			[]string{"not a key", marker, newLine}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var in []byte
+			if tt.in != nil {
+				in = []byte(strings.Join(tt.in, "\n") + "\n")
+			}
+			e := replaceManaged(in, tt.keys)
+			want := strings.Join(tt.want, "\n") + "\n"
+			if string(e.content) != want || e.foundCurrent != tt.found {
+				t.Errorf("replaceManaged = %q, found %v; want %q, found %v",
+					e.content, e.foundCurrent, want, tt.found)
+			}
+		})
+	}
+}
+
+// testKey returns a new public key and its authorized_keys line.
+func testKey(t *testing.T) (xssh.PublicKey, string) {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := xssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, authorizedLine(k)
 }

@@ -4,33 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/passman-dev/passman/plugins/sdk"
 )
-
-// addKeyScript appends the public key on its input to the authorized_keys
-// file of account %[1]s, creating ~/.ssh (mode 700) and the file (mode
-// 600) when missing and ending a last line that lacks its newline first.
-const addKeyScript = `umask 077
-d=~%[1]s/.ssh
-f="$d/authorized_keys"
-[ -d "$d" ] || mkdir -m 700 "$d" || exit 1
-[ -e "$f" ] || : > "$f" || exit 1
-if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then echo >> "$f" || exit 1; fi
-cat >> "$f"`
-
-// removeKeyScript removes from the authorized_keys file of account %[1]s
-// every line that holds the key on its input, whatever its options and
-// comment. It writes a copy beside the file, with the file's mode, and
-// renames it over the file, so that no reader sees half a file.
-const removeKeyScript = `set -e
-f=~%[1]s/.ssh/authorized_keys
-t=$(mktemp "$f.XXXXXX")
-trap 'rm -f "$t"' EXIT
-cp -p "$f" "$t"
-awk 'NR == FNR { k = $2; next }
-	{ for (i = 1; i <= NF; i++) if ($i == k) next; print }' - "$f" > "$t"
-mv -f "$t" "$f"`
 
 // keyEditor runs a script that edits the account's authorized_keys file,
 // as the account, with the given input.
@@ -38,8 +18,10 @@ type keyEditor func(ctx context.Context, script string, stdin []byte) (*output, 
 
 // changeKey logs in with the current key and replaces it with the new one
 // in the account's authorized_keys file.
-func changeKey(ctx context.Context, cfg *config, req *sdk.ChangeRequest) (string, error) {
-	lines, err := keyLines(req)
+func changeKey(
+	ctx context.Context, log hclog.Logger, cfg *config, req *sdk.ChangeRequest,
+) (string, error) {
+	keys, err := parseKeys(req)
 	if err != nil {
 		return "", err
 	}
@@ -54,14 +36,16 @@ func changeKey(ctx context.Context, cfg *config, req *sdk.ChangeRequest) (string
 	edit := func(ctx context.Context, script string, stdin []byte) (*output, error) {
 		return c.run(ctx, "sh -c "+shellQuote(script), stdin)
 	}
-	return rotateKey(ctx, cfg, req.Account, lines, edit)
+	return rotateKey(ctx, log, cfg, req.Account, keys, edit)
 }
 
 // reconcileKey logs in as the reconcile account and replaces the account's
 // key, editing its authorized_keys file as the account through su or
 // sudo -u.
-func reconcileKey(ctx context.Context, cfg *config, req *sdk.ChangeRequest) (string, error) {
-	lines, err := keyLines(req)
+func reconcileKey(
+	ctx context.Context, log hclog.Logger, cfg *config, req *sdk.ChangeRequest,
+) (string, error) {
+	keys, err := parseKeys(req)
 	if err != nil {
 		return "", err
 	}
@@ -76,73 +60,135 @@ func reconcileKey(ctx context.Context, cfg *config, req *sdk.ChangeRequest) (str
 		sudoArgs := fmt.Sprintf("-u %s sh -c %s", req.Account, q)
 		return c.elevate(ctx, cfg, req.Reconcile.Credential, rootCmd, sudoArgs, stdin)
 	}
-	return rotateKey(ctx, cfg, req.Account, lines, edit)
+	return rotateKey(ctx, log, cfg, req.Account, keys, edit)
 }
 
-// rotateKey adds the new key, logs in with it and only then removes the
-// current one, when there is one. When the login with the new key fails,
-// it removes the new key again, so the account keeps the key it had.
+// rotateKey reads the account's authorized_keys file, works out the file
+// with the managed key replaced and swaps it in.
 func rotateKey(
-	ctx context.Context, cfg *config, account string, keys *keyPair, edit keyEditor,
+	ctx context.Context, log hclog.Logger, cfg *config, account string,
+	keys *keyPair, edit keyEditor,
 ) (string, error) {
-	if err := editKeys(ctx, edit, addKeyScript, account, keys.newLine); err != nil {
-		return "", annotate(err, "adding the new key")
-	}
-
-	hostKey, err := verifyNew(ctx, cfg, account, keys.newCred)
+	before, err := readKeyFile(ctx, edit, account)
 	if err != nil {
-		if rerr := editKeys(ctx, edit, removeKeyScript, account, keys.newLine); rerr != nil {
-			return "", annotate(err, fmt.Sprintf("removing the new key again failed (%v)", rerr))
-		}
+		return "", annotate(err, "reading authorized_keys")
+	}
+	after := replaceManaged(before.content, keys)
+
+	// A login with the current key that works while the key is not in
+	// the file comes from elsewhere (another keys file, a certificate),
+	// where the driver cannot remove it.
+	if !keys.reconcile && !after.foundCurrent {
+		return "", sdk.Errorf(sdk.ReasonFailed, "the current key logs in, but it is not in "+
+			"~/.ssh/authorized_keys, so the driver cannot replace it there")
+	}
+	log.Debug("replacing the managed key", "replaced", after.replaced, "kept", after.kept)
+	if after.replaced == 0 && after.kept > 0 {
+		log.Warn("no key of the account is managed yet; its other keys stay authorized",
+			"other_keys", after.kept)
+	}
+	return swapKeys(ctx, cfg, account, keys, edit, before, after.content)
+}
+
+// swapKeys writes the new authorized_keys file in one step, then logs in
+// with the new key on a connection of its own. When that login fails, or
+// the deadline comes before it succeeds, it writes the previous file
+// back, so that the account ends with the new file confirmed or with the
+// file it had. Time for that is kept back from the deadline; when even
+// that runs out, the target holds one of the two files, whole, and the
+// change ends with timeout for PassMan to settle which key works.
+func swapKeys(
+	ctx context.Context, cfg *config, account string, keys *keyPair, edit keyEditor,
+	before *keyFile, after []byte,
+) (string, error) {
+	if err := contextError(ctx); err != nil {
 		return "", err
 	}
+	swapCtx, cancel := withRestoreReserve(ctx)
+	defer cancel()
 
-	if keys.oldLine != "" {
-		if err := editKeys(ctx, edit, removeKeyScript, account, keys.oldLine); err != nil {
-			return "", annotate(err, "the new key works, but removing the old one failed")
+	err := writeKeyFile(swapCtx, edit, account, before.state, cksum(after), after)
+	if err != nil {
+		err = annotate(err, "writing the new authorized_keys")
+		// Only a write cut short may have happened.
+		if swapCtx.Err() == nil {
+			return "", err
 		}
+		return "", restoreKeys(ctx, edit, account, before, after, err)
+	}
+	hostKey, err := verifyNew(swapCtx, cfg, account, keys.newCred)
+	if err != nil {
+		return "", restoreKeys(ctx, edit, account, before, after, err)
 	}
 	return hostKey, nil
+}
+
+// restoreKeys writes the previous authorized_keys file back in place of
+// the new one, when the file holds the new one, and returns cause with
+// what became of the previous file.
+func restoreKeys(
+	ctx context.Context, edit keyEditor, account string,
+	before *keyFile, after []byte, cause error,
+) error {
+	err := writeKeyFile(ctx, edit, account, cksum(after), before.state, before.content)
+	if err != nil {
+		return annotate(cause, fmt.Sprintf(
+			"putting the previous authorized_keys back failed (%v)", err))
+	}
+	return annotate(cause, "the previous authorized_keys is back in place")
+}
+
+// maxRestoreReserve bounds the time kept back from a change's deadline
+// for putting the previous authorized_keys file back.
+const maxRestoreReserve = 5 * time.Second
+
+// withRestoreReserve returns a context that ends before ctx's deadline by
+// half the time left, or by maxRestoreReserve when that is less.
+func withRestoreReserve(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	reserve := min(time.Until(deadline)/2, maxRestoreReserve)
+	return context.WithDeadline(ctx, deadline.Add(-reserve))
 }
 
 // keyPair is the new key of a change and the current one.
 type keyPair struct {
 	newCred sdk.Credential
-	// newLine and oldLine are the keys' authorized_keys lines; oldLine
-	// is empty when the request carries no current key.
-	newLine, oldLine string
+	newKey  xssh.PublicKey
+	// newLine is the new key's authorized_keys line.
+	newLine string
+	// oldKey is the current key, or nil when the request carries none.
+	oldKey xssh.PublicKey
+	// reconcile says the change goes through the reconcile account.
+	reconcile bool
 }
 
-// keyLines parses the keys of a change request.
-func keyLines(req *sdk.ChangeRequest) (*keyPair, error) {
-	newLine, err := publicKeyLine(req.New)
+// parseKeys parses the keys of a change request.
+func parseKeys(req *sdk.ChangeRequest) (*keyPair, error) {
+	next, err := parseKey(req.New)
 	if err != nil {
 		return nil, err
 	}
-	keys := &keyPair{newCred: sdk.Credential{Type: sdk.SSHKey, Value: req.New}, newLine: newLine}
+	keys := &keyPair{
+		newCred:   sdk.Credential{Type: sdk.SSHKey, Value: req.New},
+		newKey:    next.PublicKey(),
+		newLine:   authorizedLine(next.PublicKey()),
+		reconcile: req.Reconcile != nil,
+	}
 	if req.Current.IsEmpty() {
 		return keys, nil
 	}
-	if keys.oldLine, err = publicKeyLine(req.Current); err != nil {
+	current, err := parseKey(req.Current)
+	if err != nil {
 		return nil, err
 	}
-	if keys.oldLine == newLine {
+	keys.oldKey = current.PublicKey()
+	if sameKey(keys.oldKey, keys.newKey) {
 		return nil, sdk.Errorf(sdk.ReasonInvalidParams, "the new key is the current one")
 	}
 	return keys, nil
-}
-
-// editKeys runs an authorized_keys script for account with a public key
-// line as its input.
-func editKeys(ctx context.Context, edit keyEditor, script, account, line string) error {
-	out, err := edit(ctx, fmt.Sprintf(script, account), []byte(line+"\n"))
-	if err != nil {
-		return err
-	}
-	if out.status != 0 {
-		return commandError("editing authorized_keys", out)
-	}
-	return nil
 }
 
 // shellQuote quotes s as one word for a POSIX shell.
