@@ -3,6 +3,7 @@ package ldap_test
 import (
 	"testing"
 
+	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/slapd"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -103,7 +104,7 @@ func TestChangeInvalid(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, slapd.Options{})
 	target := f.target(nil)
-	target.Address = closedPort(t)
+	target.Address = netx.ClosedPort(t)
 	valid := func() *sdk.ChangeRequest {
 		return &sdk.ChangeRequest{Target: target, Account: "alice", Type: sdk.Password,
 			Current: secret("current password"), New: secret("new password")}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/slapd"
 	"github.com/passman-dev/passman/plugins/ldap"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -186,7 +187,7 @@ func TestCheckUnreachable(t *testing.T) {
 	}
 	f.srv.Stop()
 
-	for name, addr := range map[string]string{"stopped": f.srv.Addr, "closed": closedPort(t)} {
+	for name, addr := range map[string]string{"stopped": f.srv.Addr, "closed": netx.ClosedPort(t)} {
 		t.Run(name, func(t *testing.T) {
 			target := f.target(nil)
 			target.Address = addr
@@ -205,7 +206,7 @@ func TestCheckUnreachable(t *testing.T) {
 // and once by the connect_timeout parameter, in each TLS mode.
 func TestTimeout(t *testing.T) {
 	t.Parallel()
-	addr := silentServer(t)
+	addr := netx.Silent(t)
 	tests := []struct {
 		name    string
 		ctxTime time.Duration
@@ -245,7 +246,7 @@ func TestTimeout(t *testing.T) {
 
 func TestInvalidParams(t *testing.T) {
 	t.Parallel()
-	addr := closedPort(t)
+	addr := netx.ClosedPort(t)
 	tests := []struct {
 		name    string
 		address string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/testtarget/netx"
 	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
 	"github.com/passman-dev/passman/plugins/postgres"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -171,7 +172,7 @@ func TestCheckNetwork(t *testing.T) {
 	}
 	closedAddr := closed.Addr().String()
 	closed.Close()
-	silent := silentListener(t)
+	silent := netx.Silent(t)
 
 	tests := []struct {
 		name     string
@@ -200,34 +201,4 @@ func TestCheckNetwork(t *testing.T) {
 			}
 		})
 	}
-}
-
-// silentListener returns the address of a listener that accepts
-// connections and never writes to them.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
 }

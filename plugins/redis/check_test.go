@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/redis"
 	driver "github.com/passman-dev/passman/plugins/redis"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -79,7 +80,7 @@ func TestCheck(t *testing.T) {
 
 func TestCheckUnreachable(t *testing.T) {
 	_, err := driver.New().Check(t.Context(), &sdk.CheckRequest{
-		Target:     sdk.Target{Address: closedPort(t)},
+		Target:     sdk.Target{Address: netx.ClosedPort(t)},
 		Account:    "nobody",
 		Credential: password("irrelevant"),
 	})
@@ -93,7 +94,7 @@ func TestCheckUnreachable(t *testing.T) {
 // the connect_timeout parameter.
 func TestCheckTimeout(t *testing.T) {
 	t.Parallel()
-	addr := silentServer(t)
+	addr := netx.Silent(t)
 	tests := []struct {
 		name    string
 		ctxTime time.Duration
@@ -124,7 +125,7 @@ func TestCheckTimeout(t *testing.T) {
 func TestInvalidRequests(t *testing.T) {
 	valid := func() *sdk.ChangeRequest {
 		return &sdk.ChangeRequest{
-			Target:  sdk.Target{Address: closedPort(t)},
+			Target:  sdk.Target{Address: netx.ClosedPort(t)},
 			Account: "alice",
 			Type:    sdk.Password,
 			Current: sdk.NewSecret([]byte("old-Password-1")),

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/passman-dev/passman/internal/testtarget/netns"
+	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/ssh"
@@ -100,7 +101,7 @@ func TestCheckUnreachable(t *testing.T) {
 // the connect_timeout parameter.
 func TestCheckTimeout(t *testing.T) {
 	t.Parallel()
-	addr := silentServer(t)
+	addr := netx.Silent(t)
 	tests := []struct {
 		name    string
 		ctxTime time.Duration
@@ -126,33 +127,6 @@ func TestCheckTimeout(t *testing.T) {
 			}
 		})
 	}
-}
-
-// silentServer listens on a free port and accepts connections without
-// ever writing to them.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	return l.Addr().String()
 }
 
 func TestInvalidRequests(t *testing.T) {
