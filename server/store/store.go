@@ -129,21 +129,6 @@ type reader interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
-func getJSON(r reader, key []byte, v any) error {
-	b, c, err := r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", key, err)
-	}
-	defer c.Close()
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decoding %s: %w", key, err)
-	}
-	return nil
-}
-
 func has(r reader, key []byte) (bool, error) {
 	_, c, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
