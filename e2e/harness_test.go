@@ -230,19 +230,41 @@ func (e *env) waitSettled(path string) *api.Account {
 	e.t.Helper()
 	var a *api.Account
 	waitFor(e.t, path+" to settle", func() bool {
-		var err error
-		a, err = e.c.ShowAccount(path)
-		if err != nil {
+		// Jobs are looked at after the account was read, so a job that
+		// ends in between leaves a stale account: read it again then and
+		// accept it only when nothing moved.
+		before, err := e.c.ShowAccount(path)
+		if err != nil || !e.settled(before) {
 			return false
 		}
-		for _, cr := range a.Credentials {
-			if cr.Status == model.Changing || cr.PendingJob != "" && e.jobRunning(cr.PendingJob) {
-				return false
-			}
-		}
-		return true
+		a, err = e.c.ShowAccount(path)
+		return err == nil && e.settled(a) && sameCredentials(before, a)
 	})
 	return a
+}
+
+// settled reports whether no credential of a is changing or waits on a job
+// that is still running.
+func (e *env) settled(a *api.Account) bool {
+	for _, cr := range a.Credentials {
+		if cr.Status == model.Changing || cr.PendingJob != "" && e.jobRunning(cr.PendingJob) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameCredentials(a, b *api.Account) bool {
+	if len(a.Credentials) != len(b.Credentials) {
+		return false
+	}
+	for i, x := range a.Credentials {
+		y := b.Credentials[i]
+		if x.Status != y.Status || x.PendingJob != y.PendingJob || x.Version != y.Version || x.Pending != y.Pending {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *env) jobRunning(id string) bool {
