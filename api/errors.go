@@ -37,6 +37,7 @@ const (
 	CodeNoRevision       Code = "no_revision"        // no revision with that number
 	CodeChanging         Code = "changing"           // a change of the credential is in flight
 	CodeMethodNotAllowed Code = "method_not_allowed" // wrong HTTP method
+	CodeCSRF             Code = "csrf"               // a console request without its CSRF token or from another site
 	CodeInternal         Code = "internal"           // a fault of the server; see its log
 )
 
@@ -65,6 +66,7 @@ var httpStatus = map[Code]int{
 	CodeNoRevision:       http.StatusNotFound,
 	CodeChanging:         http.StatusConflict,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	CodeCSRF:             http.StatusForbidden,
 	CodeInternal:         http.StatusInternalServerError,
 }
 
@@ -80,7 +82,7 @@ func (c Code) HTTPStatus() int {
 // refused (not authorised, vault closed, needs --force), 1 otherwise.
 func (c Code) ExitCode() int {
 	switch c {
-	case CodeUnauthenticated, CodeForbidden, CodeVaultClosed, CodeWrongVaultKey,
+	case CodeUnauthenticated, CodeForbidden, CodeCSRF, CodeVaultClosed, CodeWrongVaultKey,
 		CodeNeedsForce, CodeCheckedOut:
 		return 3
 	}

@@ -77,6 +77,19 @@ type LoginResponse struct {
 	Token string `json:"token"`
 }
 
+// Session describes the caller's web console session: POST /v1/session
+// starts one (the body is a LoginRequest) and GET /v1/session reads it.
+type Session struct {
+	User string `json:"user"`
+	// CSRFToken goes in the X-CSRF-Token header of every request of the
+	// session that changes anything.
+	CSRFToken string `json:"csrf_token"`
+	// Ops are the vault-wide operations the user holds on the root.
+	Ops []string `json:"ops"`
+	// IdleSeconds is how long the session lasts without a request.
+	IdleSeconds int `json:"idle_seconds"`
+}
+
 // Folder describes a folder.
 type Folder struct {
 	Path    string    `json:"path"`
@@ -160,11 +173,17 @@ type Account struct {
 	Credentials []Credential     `json:"credentials"`
 	LastAction  *model.Action    `json:"last_action,omitempty"`
 	Created     time.Time        `json:"created"`
+	// Allowed lists the account operations the caller holds on it, so
+	// that a client offers only those (the server checks them anyway).
+	Allowed []string `json:"allowed,omitempty"`
 }
 
 // AccountList answers GET /v1/accounts.
 type AccountList struct {
 	Accounts []Account `json:"accounts"`
+	// Total is the number of accounts that match, over every page; it is
+	// set when the list was asked for one page (limit).
+	Total int `json:"total,omitempty"`
 }
 
 // ResetRequest is the body of POST /v1/accounts/reset: Reset Credentials.

@@ -17,6 +17,9 @@ type Token struct {
 	User    string    `json:"user"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"`
+	// Session marks a web console session: it is accepted only from the
+	// session cookie, never as a bearer token.
+	Session bool `json:"session,omitempty"`
 }
 
 // Grant gives a principal (a user, or a group written "@name") operations

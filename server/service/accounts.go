@@ -298,7 +298,8 @@ func (s *Service) ShowAccount(c *Caller, path string) (*api.Account, error) {
 			return err
 		}
 		out = accountView(a)
-		return nil
+		out.Allowed, err = accountOps(s.st, c, ch)
+		return err
 	})
 	return &out, err
 }
@@ -311,7 +312,15 @@ type AccountFilter struct {
 	Target string
 	// Status limits the list to accounts with that status.
 	Status model.SyncStatus
+	// Query keeps the accounts whose path contains it, ignoring case.
+	Query string
+	// Limit, when above zero, asks for one page of at most Limit accounts
+	// from Offset on, in tree order, with the total count of matches.
+	Limit, Offset int
 }
+
+// MaxPage is the most accounts one page of a list holds.
+const MaxPage = 500
 
 // ListAccounts lists the accounts the caller may read that match f.
 func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, error) {
@@ -323,6 +332,12 @@ func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, er
 		if f.Status != "" && !slices.Contains(model.SyncStatuses, f.Status) {
 			return api.Errorf(api.CodeInvalidArgument,
 				"unknown status %q (want InSync, NotInSync, Unknown or Changing)", f.Status)
+		}
+		if f.Limit < 0 || f.Limit > MaxPage || f.Offset < 0 {
+			return api.Errorf(api.CodeInvalidArgument, "limit must be 1 to %d and offset 0 or more", MaxPage)
+		}
+		if f.Limit > 0 || f.Query != "" {
+			return s.pageAccounts(c, f, out)
 		}
 		if f.Status != "" && f.Target == "" && f.Folder == "" {
 			return s.listByStatus(c, f.Status, out)
@@ -338,6 +353,102 @@ func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, er
 			return s.listTargetAccounts(c, ch, f.Status, out)
 		})
 	})
+	return out, err
+}
+
+// pageAccounts answers one page of a filtered list. It walks the tree on
+// nodes alone, which the store's cache holds, and loads the credentials of
+// the page's accounts only; a status filter reads the status index first,
+// so that the walk never loads an account to learn its status.
+func (s *Service) pageAccounts(c *Caller, f AccountFilter, out *api.AccountList) error {
+	var inStatus map[string]bool
+	if f.Status != "" {
+		inStatus = map[string]bool{}
+		prefix := store.StatusPrefix(f.Status)
+		err := s.st.Scan(prefix, func(k, _ []byte) error {
+			inStatus[string(k[len(prefix):])] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = MaxPage
+	}
+	query := strings.ToLower(f.Query)
+	kind, path := model.KindFolder, f.Folder
+	if f.Target != "" {
+		kind, path = model.KindTarget, f.Target
+	}
+	var page []chain
+	err := s.walk(c, kind, path, func(target chain) error {
+		if target.leaf().Kind != model.KindTarget {
+			return nil
+		}
+		kids, err := children(s.st, target.leaf().ID)
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			if inStatus != nil && !inStatus[k.ID] {
+				continue
+			}
+			ch := append(target[:len(target):len(target)], k)
+			if query != "" && !strings.Contains(strings.ToLower(ch.path()), query) {
+				continue
+			}
+			if ok, err := allowed(s.st, c, ch, auth.OpRead); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if out.Total >= f.Offset && len(page) < limit {
+				page = append(page, ch)
+			}
+			out.Total++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, ch := range page {
+		a, err := loadAccount(s.st, ch)
+		if err != nil {
+			return err
+		}
+		v := accountView(a)
+		if v.Allowed, err = accountOps(s.st, c, ch); err != nil {
+			return err
+		}
+		out.Accounts = append(out.Accounts, v)
+	}
+	return nil
+}
+
+// accountActions are the operations a client offers on an account.
+var accountActions = []auth.Op{auth.OpCheck, auth.OpCheckOut, auth.OpCheckIn, auth.OpReset,
+	auth.OpUpdateCredentials, auth.OpReadRevisions, auth.OpRestore}
+
+// accountOps lists the account actions the caller holds on ch, reading each
+// grant along the chain once.
+func accountOps(g getter, c *Caller, ch chain) ([]string, error) {
+	held := map[string]bool{}
+	err := eachGrant(g, c, ch, func(gr *model.Grant) bool {
+		for _, op := range gr.Ops {
+			held[op] = true
+		}
+		return true
+	})
+	out := []string{}
+	for _, op := range accountActions {
+		if held[string(op)] {
+			out = append(out, string(op))
+		}
+	}
 	return out, err
 }
 

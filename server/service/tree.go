@@ -215,6 +215,17 @@ func (s *Service) authorize(g getter, c *Caller, ch chain, op auth.Op) error {
 }
 
 func allowed(g getter, c *Caller, ch chain, op auth.Op) (bool, error) {
+	found := false
+	err := eachGrant(g, c, ch, func(gr *model.Grant) bool {
+		found = slices.Contains(gr.Ops, string(op))
+		return !found
+	})
+	return found, err
+}
+
+// eachGrant calls fn with every grant to the caller or its groups on the
+// nodes of ch, from the root down, until fn returns false.
+func eachGrant(g getter, c *Caller, ch chain, fn func(*model.Grant) bool) error {
 	principals := auth.Principals(c.User, c.Groups)
 	for _, n := range ch {
 		for _, p := range principals {
@@ -224,14 +235,14 @@ func allowed(g getter, c *Caller, ch chain, op auth.Op) (bool, error) {
 				continue
 			}
 			if err != nil {
-				return false, err
+				return err
 			}
-			if slices.Contains(gr.Ops, string(op)) {
-				return true, nil
+			if !fn(&gr) {
+				return nil
 			}
 		}
 	}
-	return false, nil
+	return nil
 }
 
 // rootChain returns the chain of the root alone, for vault-wide checks.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/internal/secret"
@@ -28,29 +29,55 @@ func putToken(tx *store.Tx, t *model.Token) error {
 	return tx.PutRaw(store.UserTokenKey(t.User, t.Hash), []byte("{}"))
 }
 
-// Authenticate returns the caller an API token belongs to.
+// Authenticate returns the caller an API token belongs to. A console
+// session's token is refused here: it is good only in its cookie.
 func (s *Service) Authenticate(tok secret.Value) (*Caller, error) {
-	if auth.CheckTokenForm(tok) != nil {
+	c, t, err := s.authenticate(tok)
+	if err != nil {
+		return nil, err
+	}
+	if t.Session {
 		return nil, errBadToken
+	}
+	return c, nil
+}
+
+// AuthenticateSession returns the caller a console session belongs to.
+func (s *Service) AuthenticateSession(tok secret.Value) (*Caller, error) {
+	c, t, err := s.authenticate(tok)
+	if err != nil {
+		return nil, errBadSession
+	}
+	if !t.Session {
+		return nil, errBadSession
+	}
+	return c, nil
+}
+
+var errBadSession = api.Errorf(api.CodeUnauthenticated, "no session or the session has ended; log in again")
+
+func (s *Service) authenticate(tok secret.Value) (*Caller, *model.Token, error) {
+	if auth.CheckTokenForm(tok) != nil {
+		return nil, nil, errBadToken
 	}
 	var t model.Token
 	if err := s.st.Get(store.TokenKey(auth.HashToken(tok)), &t); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, errBadToken
+			return nil, nil, errBadToken
 		}
-		return nil, s.internal("reading token", err)
+		return nil, nil, s.internal("reading token", err)
 	}
 	if !t.Expires.IsZero() && s.now().After(t.Expires) {
-		return nil, errBadToken
+		return nil, nil, errBadToken
 	}
 	var u model.User
 	if err := s.st.Get(store.UserKey(t.User), &u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, errBadToken
+			return nil, nil, errBadToken
 		}
-		return nil, s.internal("reading user", err)
+		return nil, nil, s.internal("reading user", err)
 	}
-	return &Caller{User: u.Name, Groups: u.Groups}, nil
+	return &Caller{User: u.Name, Groups: u.Groups}, &t, nil
 }
 
 // Login checks a user's password and returns a new API token. A failure is
@@ -58,7 +85,21 @@ func (s *Service) Authenticate(tok secret.Value) (*Caller, error) {
 // long whether or not the user exists, and the password is checked outside
 // the store's write lock so that guessing cannot stall other writes.
 func (s *Service) Login(req *api.LoginRequest) (*api.LoginResponse, error) {
-	ev := audit.Record{Actor: "-", Op: "login"}
+	return s.login(req, "login", time.Time{})
+}
+
+// StartSession logs a user in to the web console: like Login, but the
+// token is a session's, good only as the console's cookie, and it ends at
+// the latest after SessionLifetime.
+func (s *Service) StartSession(req *api.LoginRequest) (*api.LoginResponse, error) {
+	return s.login(req, "session.start", s.now().Add(SessionLifetime))
+}
+
+// SessionLifetime is the longest a console session lasts, however active.
+const SessionLifetime = 12 * time.Hour
+
+func (s *Service) login(req *api.LoginRequest, op string, expires time.Time) (*api.LoginResponse, error) {
+	ev := audit.Record{Actor: "-", Op: op}
 	var u model.User
 	err := s.st.Get(store.UserKey(req.User), &u)
 	exists := err == nil && checkName("user", req.User) == nil
@@ -86,9 +127,53 @@ func (s *Service) Login(req *api.LoginRequest) (*api.LoginResponse, error) {
 		}
 		tok, hash := auth.NewToken()
 		out = &api.LoginResponse{User: u.Name, Token: string(tok.Reveal())}
-		return putToken(tx, &model.Token{Hash: hash, User: u.Name, Created: s.now()})
+		return putToken(tx, &model.Token{Hash: hash, User: u.Name, Created: s.now(), Expires: expires,
+			Session: !expires.IsZero()})
 	})
 	return out, err
+}
+
+// RootOps lists the vault-wide operations the caller holds, granted on the
+// root, so that a client shows only what it may use.
+func (s *Service) RootOps(c *Caller) ([]string, error) {
+	ch, err := rootChain(s.st)
+	if err != nil {
+		return nil, s.internal("reading the root", err)
+	}
+	held := []string{}
+	err = eachGrant(s.st, c, ch, func(gr *model.Grant) bool {
+		for _, op := range gr.Ops {
+			if !slices.Contains(held, op) {
+				held = append(held, op)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, s.internal("reading grants", err)
+	}
+	slices.Sort(held)
+	return held, nil
+}
+
+// EndSession ends a console session: its token is deleted, so the cookie
+// is worth nothing even if it was copied. why is "logout" or "idle".
+func (s *Service) EndSession(tok secret.Value, why string) error {
+	if auth.CheckTokenForm(tok) != nil {
+		return errBadSession
+	}
+	hash := auth.HashToken(tok)
+	var t model.Token
+	if err := s.st.Get(store.TokenKey(hash), &t); err != nil || !t.Session {
+		return errBadSession
+	}
+	ev := audit.Record{Actor: t.User, Op: "session.end", Detail: why}
+	return s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
+		if err := tx.Delete(store.TokenKey(hash)); err != nil {
+			return err
+		}
+		return tx.Delete(store.UserTokenKey(t.User, hash))
+	})
 }
 
 // dummyHash is checked against when there is no user or no password, so
