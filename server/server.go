@@ -27,6 +27,7 @@ import (
 	"github.com/passman-dev/passman/server/service"
 	"github.com/passman-dev/passman/server/store"
 	"github.com/passman-dev/passman/server/vault"
+	"github.com/passman-dev/passman/web"
 )
 
 // Files in a data directory, besides the CA's.
@@ -151,6 +152,9 @@ type Config struct {
 	NATSURL string
 	// NoNATS runs without NATS: changes on targets are recorded and wait.
 	NoNATS bool
+	// SessionIdle ends a web console session unused that long. Default
+	// 15 minutes.
+	SessionIdle time.Duration
 }
 
 // Server is a running PassMan server.
@@ -257,7 +261,7 @@ func (s *Server) serve(cfg Config, tlsCfg *tls.Config) error {
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           httpapi.New(s.svc, natsPublicKey(cfg.DataDir), s.log.Named("api")),
+		Handler:           handler(s.svc, cfg, s.log),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -277,6 +281,15 @@ func (s *Server) serve(cfg Config, tlsCfg *tls.Config) error {
 	}
 	s.log.Info("server started", "api", "https://"+ln.Addr().String(), "nats", nats, "vault", "closed")
 	return nil
+}
+
+// handler serves the API under /v1 and the web console everywhere else.
+func handler(svc *service.Service, cfg Config, log hclog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", httpapi.New(svc, httpapi.Options{NATSKey: natsPublicKey(cfg.DataDir),
+		SessionIdle: cfg.SessionIdle, Now: cfg.Service.Now, Log: log.Named("api")}))
+	mux.Handle("/", web.Handler())
+	return mux
 }
 
 // natsPublicKey returns the public half of the server's NATS nkey, or ""

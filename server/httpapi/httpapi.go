@@ -13,7 +13,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -24,17 +26,37 @@ import (
 
 // Handler is the API's http.Handler.
 type Handler struct {
-	svc *service.Service
-	log hclog.Logger
-	mux *http.ServeMux
+	svc      *service.Service
+	log      hclog.Logger
+	mux      *http.ServeMux
+	sessions *sessions
 	// natsKey is the server's own NATS public nkey.
 	natsKey string
 }
 
-// New returns the API handler for svc. natsKey is the server's own NATS
-// public nkey, for the configuration of an external NATS server.
-func New(svc *service.Service, natsKey string, log hclog.Logger) *Handler {
-	h := &Handler{svc: svc, log: log, mux: http.NewServeMux(), natsKey: natsKey}
+// Options configures the API handler.
+type Options struct {
+	// NATSKey is the server's own NATS public nkey, for the configuration
+	// of an external NATS server.
+	NATSKey string
+	// SessionIdle ends a console session unused that long. Default
+	// DefaultSessionIdle.
+	SessionIdle time.Duration
+	// Now is the clock of session idleness. Default time.Now.
+	Now func() time.Time
+	Log hclog.Logger
+}
+
+// New returns the API handler for svc.
+func New(svc *service.Service, o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	h := &Handler{svc: svc, log: o.Log, mux: http.NewServeMux(), natsKey: o.NATSKey,
+		sessions: newSessions(o.SessionIdle, o.Now)}
 	h.routes()
 	return h
 }
@@ -49,21 +71,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type authedFunc func(w http.ResponseWriter, r *http.Request, c *service.Caller)
 
 // authed wraps a handler that needs a caller: it authenticates the bearer
-// token and audits a refusal.
+// token, or else the console's session cookie, and audits a refusal.
 func (h *Handler) authed(op string, fn authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := bearer(r)
-		if !ok {
-			e := api.Errorf(api.CodeUnauthenticated,
+		var c *service.Caller
+		var err error
+		if tok, ok := bearer(r); ok {
+			c, err = h.svc.Authenticate(tok)
+		} else if tok, ok := sessionToken(r); ok {
+			c, err = h.sessionCaller(r, tok)
+		} else {
+			err = api.Errorf(api.CodeUnauthenticated,
 				"no API token; send Authorization: Bearer <token> (PASSMAN_TOKEN for the CLI)")
-			h.svc.Refused("", op, e)
-			writeError(w, e)
-			return
 		}
-		c, err := h.svc.Authenticate(tok)
 		if err != nil {
 			var e *api.Error
-			if errors.As(err, &e) && e.Code == api.CodeUnauthenticated {
+			if errors.As(err, &e) && (e.Code == api.CodeUnauthenticated || e.Code == api.CodeCSRF) {
 				h.svc.Refused("", op, e)
 			}
 			writeError(w, err)
@@ -183,3 +206,16 @@ type queryArgs struct{ r *http.Request }
 
 func (q queryArgs) get(name string) string  { return q.r.URL.Query().Get(name) }
 func (q queryArgs) path(name string) string { return q.r.PathValue(name) }
+
+// count reads a whole number of zero or more; absent is zero.
+func (q queryArgs) count(name string) (int, error) {
+	v := q.get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, api.Errorf(api.CodeInvalidArgument, "%s %q is not a whole number", name, v)
+	}
+	return n, nil
+}

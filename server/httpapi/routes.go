@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/passman-dev/passman/api"
@@ -21,6 +20,9 @@ func (h *Handler) routes() {
 		writeJSON(w, map[string]bool{"ok": true})
 	})
 	m.HandleFunc("POST /v1/login", h.login)
+	m.HandleFunc("POST /v1/session", h.startSession)
+	m.Handle("GET /v1/session", h.authed("session.show", h.showSession))
+	m.Handle("POST /v1/session/end", h.authed("session.end", h.endSession))
 
 	m.Handle("GET /v1/vault/status", h.get("vault.status", func(c *caller, _ queryArgs) (any, error) {
 		return s.VaultStatus(c)
@@ -61,7 +63,7 @@ func (h *Handler) routes() {
 	h.accountRoutes()
 	h.adminRoutes()
 
-	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	m.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such API endpoint"))
 	})
 }
@@ -70,8 +72,16 @@ func (h *Handler) accountRoutes() {
 	m, s := h.mux, h.svc
 	m.Handle("POST /v1/accounts", rpc(h, "account.create", s.CreateAccount))
 	m.Handle("GET /v1/accounts", h.get("account.list", func(c *caller, q queryArgs) (any, error) {
-		return s.ListAccounts(c, service.AccountFilter{Folder: q.get("folder"),
-			Target: q.get("target"), Status: model.SyncStatus(q.get("status"))})
+		f := service.AccountFilter{Folder: q.get("folder"), Target: q.get("target"),
+			Status: model.SyncStatus(q.get("status")), Query: q.get("q")}
+		var err error
+		if f.Limit, err = q.count("limit"); err != nil {
+			return nil, err
+		}
+		if f.Offset, err = q.count("offset"); err != nil {
+			return nil, err
+		}
+		return s.ListAccounts(c, f)
 	}))
 	m.Handle("GET /v1/accounts/show", h.get("account.show", func(c *caller, q queryArgs) (any, error) {
 		return s.ShowAccount(c, q.get("path"))
@@ -138,13 +148,11 @@ func (h *Handler) listAudit(c *caller, q queryArgs) (any, error) {
 		}
 		f.Since = t
 	}
-	if v := q.get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return nil, api.Errorf(api.CodeInvalidArgument, "limit %q is not a positive number", v)
-		}
-		f.Limit = n
+	n, err := q.count("limit")
+	if err != nil {
+		return nil, err
 	}
+	f.Limit = n
 	return h.svc.ListAudit(c, f)
 }
 
