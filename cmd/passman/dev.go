@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +58,8 @@ type devEnv struct {
 	addr string
 	// token is the administrator's API token.
 	token secret.Value
+	// consolePassword is the web console user's password.
+	consolePassword secret.Value
 	// caCert is the path of the CA certificate to trust.
 	caCert string
 	// stopAgent stops the local agent; agentErr says why it did not run.
@@ -69,7 +73,13 @@ type devOutput struct {
 	Token   string `json:"token"`
 	CACert  string `json:"ca_cert"`
 	DataDir string `json:"data_dir"`
+	// ConsoleUser and ConsolePassword log in to the web console at Addr.
+	ConsoleUser     string `json:"console_user"`
+	ConsolePassword string `json:"console_password"`
 }
+
+// devConsoleUser is the user passman dev makes for the web console.
+const devConsoleUser = "operator"
 
 func (m *cmdline) devCommand() *cli.Command {
 	return &cli.Command{
@@ -169,6 +179,9 @@ func (env *devEnv) seed(vaultKey secret.Value) error {
 	if _, err := cl.OpenVault(&api.VaultOpenRequest{Key: api.NewSecret(vaultKey)}); err != nil {
 		return fmt.Errorf("opening vault: %w", err)
 	}
+	if err := env.consoleUser(cl); err != nil {
+		return err
+	}
 	if _, err := cl.CreateFolder(demoFolder); err != nil {
 		return fmt.Errorf("creating demo folder: %w", err)
 	}
@@ -186,6 +199,25 @@ func (env *devEnv) seed(vaultKey secret.Value) error {
 		return fmt.Errorf("creating demo account: %w", err)
 	}
 	return writeDemoFile(cl, envFile)
+}
+
+// consoleUser creates a user with a random password and every permission,
+// to log in to the web console with.
+func (env *devEnv) consoleUser(cl *client.Client) error {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	env.consolePassword = secret.FromString(base64.RawURLEncoding.EncodeToString(b))
+	_, err := cl.CreateUser(&api.UserCreateRequest{Name: devConsoleUser, Password: api.NewSecret(env.consolePassword)})
+	if err != nil {
+		return fmt.Errorf("creating console user: %w", err)
+	}
+	_, err = cl.Grant(&api.GrantRequest{Path: "", To: devConsoleUser, Ops: []string{"all"}})
+	if err != nil {
+		return fmt.Errorf("granting console user: %w", err)
+	}
+	return nil
 }
 
 // startAgent enrolls a local agent for the demo's zone and runs it with the
@@ -272,10 +304,13 @@ func (env *devEnv) removeTemp() error {
 // try. The token is printed here, once: that is what the command is for.
 func (m *cmdline) printDevBanner(c *cli.Context, env *devEnv) error {
 	out := devOutput{Addr: env.addr, Token: string(env.token.Reveal()), CACert: env.caCert,
-		DataDir: env.dataDir}
+		DataDir: env.dataDir, ConsoleUser: devConsoleUser,
+		ConsolePassword: string(env.consolePassword.Reveal())}
 	return m.emit(c, out, func(w io.Writer) {
 		fmt.Fprintf(w, "PassMan dev server at %s, vault open, data in %s\n\n",
 			out.Addr, out.DataDir)
+		fmt.Fprintf(w, "Web console: %s/ (user %s, password %s; the browser asks to trust the CA %s)\n\n",
+			out.Addr, out.ConsoleUser, out.ConsolePassword, out.CACert)
 		fmt.Fprintln(w, "Paste into another shell:")
 		fmt.Fprintf(w, "export %s=%s\n", client.EnvAddr, shellQuote(out.Addr))
 		fmt.Fprintf(w, "export %s=%s\n", client.EnvToken, shellQuote(out.Token))
