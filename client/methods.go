@@ -113,6 +113,15 @@ func (c *Client) ListAccounts(folder, target string, status model.SyncStatus) (*
 		q("folder", folder, "target", target, "status", string(status)), nil)
 }
 
+// PageAccounts lists one page of the accounts under folder whose path
+// contains query, ignoring case, and that have status when it is set: at
+// most limit accounts from offset on, with the total count of matches.
+func (c *Client) PageAccounts(folder, query string, status model.SyncStatus, limit, offset int) (*api.AccountList,
+	error) {
+	return call[api.AccountList](c, http.MethodGet, "/v1/accounts", q("folder", folder, "q", query,
+		"status", string(status), "limit", strconv.Itoa(limit), "offset", strconv.Itoa(offset)), nil)
+}
+
 // ShowAccount describes an account.
 func (c *Client) ShowAccount(path string) (*api.Account, error) {
 	return call[api.Account](c, http.MethodGet, "/v1/accounts/show", q("path", path), nil)

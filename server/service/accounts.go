@@ -346,10 +346,7 @@ func (s *Service) ListAccounts(c *Caller, f AccountFilter) (*api.AccountList, er
 		if f.Target != "" {
 			kind, path = model.KindTarget, f.Target
 		}
-		return s.walk(c, kind, path, func(ch chain) error {
-			if ch.leaf().Kind != model.KindTarget {
-				return nil
-			}
+		return s.eachTarget(c, kind, path, func(ch chain) error {
 			return s.listTargetAccounts(c, ch, f.Status, out)
 		})
 	})
@@ -383,10 +380,7 @@ func (s *Service) pageAccounts(c *Caller, f AccountFilter, out *api.AccountList)
 		kind, path = model.KindTarget, f.Target
 	}
 	var page []chain
-	err := s.walk(c, kind, path, func(target chain) error {
-		if target.leaf().Kind != model.KindTarget {
-			return nil
-		}
+	err := s.eachTarget(c, kind, path, func(target chain) error {
 		kids, err := children(s.st, target.leaf().ID)
 		if err != nil {
 			return err

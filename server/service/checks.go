@@ -74,10 +74,7 @@ func (s *Service) checkTargets(tx *store.Tx, c *Caller, req *api.CheckRequest) (
 	if req.Target != "" {
 		kind, path = model.KindTarget, req.Target
 	}
-	err := s.walk(c, kind, path, func(ch chain) error {
-		if ch.leaf().Kind != model.KindTarget {
-			return nil
-		}
+	err := s.eachTarget(c, kind, path, func(ch chain) error {
 		kids, err := children(s.st, ch.leaf().ID)
 		for _, k := range kids {
 			next := append(ch[:len(ch):len(ch)], k)

@@ -129,8 +129,27 @@ func (s *Service) ListFolders(c *Caller, path string) (*api.FolderList, error) {
 // node of kind at path that the caller may read, depth first in name order.
 //
 // From the root, a caller who may not read the whole vault sees the parts
-// granted to it; below the root, the starting node must be readable.
+// granted to it: the walk goes down through folders it may not read, without
+// showing them, to the folders and targets granted below. Below the root,
+// the starting node must be readable.
 func (s *Service) walk(c *Caller, kind model.Kind, path string, fn func(chain) error) error {
+	return s.descend(c, kind, path, true, fn)
+}
+
+// eachTarget calls fn with the chain of every target at or under the node
+// of kind at path, readable or not, for callers that authorise each account
+// on its own: a grant on an account shows it even where its target is not
+// readable.
+func (s *Service) eachTarget(c *Caller, kind model.Kind, path string, fn func(chain) error) error {
+	return s.descend(c, kind, path, false, func(ch chain) error {
+		if ch.leaf().Kind != model.KindTarget {
+			return nil
+		}
+		return fn(ch)
+	})
+}
+
+func (s *Service) descend(c *Caller, kind model.Kind, path string, readable bool, fn func(chain) error) error {
 	var start chain
 	var err error
 	if path == "" && kind == model.KindFolder {
@@ -141,30 +160,37 @@ func (s *Service) walk(c *Caller, kind model.Kind, path string, fn func(chain) e
 	if err != nil {
 		return err
 	}
+	if err := fn(start); err != nil {
+		return err
+	}
 	var visit func(ch chain) error
 	visit = func(ch chain) error {
-		if err := fn(ch); err != nil {
-			return err
-		}
-		if ch.leaf().Kind != model.KindFolder {
-			return nil
-		}
 		kids, err := children(s.st, ch.leaf().ID)
 		if err != nil {
 			return err
 		}
 		for _, k := range kids {
 			next := append(ch[:len(ch):len(ch)], k)
-			if ok, err := allowed(s.st, c, next, auth.OpRead); err != nil || !ok {
-				if err != nil {
+			show := true
+			if readable {
+				if show, err = allowed(s.st, c, next, auth.OpRead); err != nil {
 					return err
 				}
-				continue
 			}
-			if err := visit(next); err != nil {
-				return err
+			if show {
+				if err := fn(next); err != nil {
+					return err
+				}
+			}
+			if k.Kind == model.KindFolder {
+				if err := visit(next); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
+	}
+	if start.leaf().Kind != model.KindFolder {
 		return nil
 	}
 	return visit(start)
