@@ -188,6 +188,27 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}, api.CodeWrongVaultKey},
 		{"delete non-empty folder", func() error { return c.DeleteFolder("f") }, api.CodeNotEmpty},
 		{"unknown endpoint", func() error { return c.Raw(http.MethodGet, "/v1/nothing", nil) }, api.CodeNotFound},
+		{"negative page size", func() error {
+			return c.Raw(http.MethodGet, "/v1/accounts?limit=-1", nil)
+		}, api.CodeInvalidArgument},
+		{"page size not a number", func() error {
+			return c.Raw(http.MethodGet, "/v1/accounts?limit=ten", nil)
+		}, api.CodeInvalidArgument},
+		{"page larger than the most", func() error {
+			return c.Raw(http.MethodGet, "/v1/accounts?limit=501", nil)
+		}, api.CodeInvalidArgument},
+		{"negative offset", func() error {
+			return c.Raw(http.MethodGet, "/v1/accounts?limit=10&offset=-5", nil)
+		}, api.CodeInvalidArgument},
+		{"unknown status filter", func() error {
+			return c.Raw(http.MethodGet, "/v1/accounts?limit=10&status=Happy", nil)
+		}, api.CodeInvalidArgument},
+		{"console login with a wrong password", func() error {
+			return anon.Raw(http.MethodPost, "/v1/session", []byte(`{"user":"eve","password":"not-her-password"}`))
+		}, api.CodeUnauthenticated},
+		{"console login with an unknown field", func() error {
+			return anon.Raw(http.MethodPost, "/v1/session", []byte(`{"user":"eve","password":"x","remember":true}`))
+		}, api.CodeUnknownField},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

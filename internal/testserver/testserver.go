@@ -38,8 +38,10 @@ type Server struct {
 	// natsListen is the NATS address, kept across restarts.
 	natsListen string
 	natsURL    string
-	Bootstrap  *service.Bootstrap
-	CACert     []byte
+	// sessionIdle is Config.SessionIdle, kept across restarts.
+	sessionIdle time.Duration
+	Bootstrap   *service.Bootstrap
+	CACert      []byte
 	// Admin is a client with the administrator's token.
 	Admin *client.Client
 	Logs  *SyncBuffer
@@ -79,6 +81,9 @@ type Config struct {
 	// Default 127.0.0.1. Its port is chosen once and kept across restarts,
 	// so that enrolled agents find it again.
 	NATSHost string
+	// SessionIdle ends web console sessions unused that long; zero is the
+	// server's default.
+	SessionIdle time.Duration
 }
 
 // Start initialises a data directory and starts a server on it with the
@@ -124,7 +129,7 @@ func startClosed(t testing.TB, cfg Config) *Server {
 		cfg.NATSHost = "127.0.0.1"
 	}
 	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service, natsURL: cfg.NATSURL,
-		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
+		sessionIdle: cfg.SessionIdle, natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
 	s.restart(t, log)
 	return s
 }
@@ -139,7 +144,7 @@ func Adopt(t testing.TB, dir string, boot *service.Bootstrap, cfg Config) *Serve
 		cfg.NATSHost = "127.0.0.1"
 	}
 	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service, natsURL: cfg.NATSURL,
-		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
+		sessionIdle: cfg.SessionIdle, natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
 	s.restart(t, log)
 	s.OpenVault(t)
 	return s
@@ -160,7 +165,8 @@ func freePort(t testing.TB, host string) string {
 func (s *Server) restart(t testing.TB, log hclog.Logger) {
 	t.Helper()
 	srv, err := server.Start(server.Config{DataDir: s.Dir, Listen: "127.0.0.1:0", Logger: log,
-		Vault: FastVault, NATSListen: s.natsListen, NATSURL: s.natsURL, Service: s.Options})
+		Vault: FastVault, NATSListen: s.natsListen, NATSURL: s.natsURL, Service: s.Options,
+		SessionIdle: s.sessionIdle})
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}
