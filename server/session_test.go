@@ -214,7 +214,8 @@ func TestConsoleCSRF(t *testing.T) {
 	}{
 		{"no token", "/v1/accounts/reset", nil},
 		{"empty token", "/v1/accounts/reset", map[string]string{"X-CSRF-Token": ""}},
-		{"forged token", "/v1/accounts/reset", map[string]string{"X-CSRF-Token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
+		{"forged token", "/v1/accounts/reset",
+			map[string]string{"X-CSRF-Token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
 		{"another session's token", "/v1/accounts/reset", bob.withCSRF()},
 		{"the cookie as token", "/v1/accounts/reset", map[string]string{"X-CSRF-Token": alice.cookie}},
 		{"another site's origin", "/v1/accounts/reset",
