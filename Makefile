@@ -37,6 +37,7 @@ test: test-deps
 
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./server/store/ ./server/policy/
+	$(GO) test -run '^$$' -bench BenchmarkAccountsTab -benchtime 50x ./server/
 	$(GO) run ./cmd/passman-bench -duration $(BENCH_DURATION) -bin $(BIN)
 	$(GO) test -run '^$$' -bench BenchmarkResetOnTarget -benchtime 1x ./e2e/
 
