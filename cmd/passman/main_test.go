@@ -271,6 +271,8 @@ func TestUsageErrors(t *testing.T) {
 		{"no-password with value-stdin", "", "user create eve --no-password --value-stdin"},
 		{"bad log level", "", "server run --data " + t.TempDir() + " --log-level loud"},
 		{"init without data", "", "server init"},
+		{"session idle too short", "", "server run --data " + t.TempDir() + " --session-idle 5s"},
+		{"session idle not a duration", "", "server run --data " + t.TempDir() + " --session-idle long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/passman-dev/passman/server"
+	"github.com/passman-dev/passman/server/httpapi"
 	"github.com/passman-dev/passman/server/service"
 )
 
@@ -51,6 +53,8 @@ func (m *cmdline) serverCommand() *cli.Command {
 						Usage: "address of the embedded NATS server agents connect to"},
 					&cli.StringFlag{Name: "nats-url", Usage: "use this external NATS " +
 						"cluster instead of the embedded server"},
+					&cli.DurationFlag{Name: "session-idle", Value: httpapi.DefaultSessionIdle,
+						Usage: "end a web console session unused this long"},
 				}, logFlags()...),
 				Action: act(m.serverRun),
 			},
@@ -160,10 +164,14 @@ func (m *cmdline) serverRun(c *cli.Context) error {
 	if c.IsSet("nats-listen") && c.IsSet("nats-url") {
 		return usagef("--nats-listen and --nats-url exclude each other")
 	}
+	if idle := c.Duration("session-idle"); idle < time.Minute || idle > 24*time.Hour {
+		return usagef("--session-idle must be from 1m to 24h, not %s", idle)
+	}
 	server.TuneGC()
 	srv, err := server.Start(server.Config{
 		DataDir: dir, Listen: c.String("listen"), Logger: log, Vault: m.vault,
 		NATSListen: c.String("nats-listen"), NATSURL: c.String("nats-url"),
+		SessionIdle: c.Duration("session-idle"),
 	})
 	if err != nil {
 		return fmt.Errorf("starting server: %w", err)
