@@ -301,6 +301,25 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("details show each credential, its revisions and the last action", func(t *testing.T) {
+		b.t = t
+		b.menu(appPath)
+		b.choose("Details")
+		b.waitJS("the revisions, newest first", `[...document.querySelectorAll(
+			'#details-dialog .revisions tr td:first-child')].map((td) => td.textContent).join() === '3,2,1'`)
+		card := b.text("#details-dialog .cred-card")
+		for _, want := range []string{"Password", "Compliant", "default-password"} {
+			if !strings.Contains(card, want) {
+				t.Errorf("the credential's card lacks %q: %q", want, card)
+			}
+		}
+		if last := b.text("#details-last-action"); !strings.Contains(last, "alice") {
+			t.Errorf("last action %q does not say alice ran it", last)
+		}
+		b.shot("details")
+		b.click("#details-dialog header button")
+	})
+
 	t.Run("bulk check shows progress", func(t *testing.T) {
 		b.t = t
 		b.click(`tr[data-path="` + appPath + `"] td.sel input`)

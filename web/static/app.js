@@ -1027,7 +1027,7 @@
       clear(list);
       try {
         const res = await api('GET', '/v1/accounts/revisions' + query({ path: a.path, type: type.value }));
-        const rows = res.revisions.slice().reverse().map((r) => h('tr', {},
+        const rows = res.revisions.map((r) => h('tr', {},
           h('td', { class: 'num' }, r.n), timeCell(r.created), h('td', {}, r.created_by), h('td', { class: 'sub' }, r.source),
           h('td', { class: 'compliance ' + r.compliance }, r.compliance),
           h('td', {}, r.current ? pill('InSync', 'current') : null, r.pending ? pill('Changing', 'pending') : null),
@@ -1111,8 +1111,27 @@
           h('dt', {}, 'Revision'), h('dd', {}, `current ${c.version}` + (c.pending ? `, pending ${c.pending} (job ${c.pending_job})` : '')),
           h('dt', {}, 'Checkout'), h('dd', {}, c.checkout
             ? `${c.checkout.user} until ${new Date(c.checkout.until).toLocaleString()}${c.checkout.exclusive ? ', exclusive' : ''}`
-            : 'none'))));
+            : 'none')),
+        revisionsSummary(a, c)));
     }
+  }
+
+  // revisionsSummary lists the latest revisions of one credential in the
+  // details window, for users who may read them.
+  function revisionsSummary(a, c) {
+    if (!(a.allowed || []).includes('read_revisions')) return null;
+    const box = h('div', { class: 'revisions', 'data-type': c.type }, h('h4', {}, 'Revisions'));
+    api('GET', '/v1/accounts/revisions' + query({ path: a.path, type: c.type })).then((res) => {
+      const latest = res.revisions.slice(0, 5); // newest first
+      append(box, h('table', { class: 'compact' }, h('tbody', {}, latest.map((r) => h('tr', {},
+        h('td', { class: 'num' }, r.n), h('td', {}, when(r.created)), h('td', {}, r.created_by),
+        h('td', { class: 'sub' }, r.source), h('td', { class: 'compliance ' + r.compliance }, r.compliance),
+        h('td', {}, r.current ? pill('InSync', 'current') : null, r.pending ? pill('Changing', 'pending') : null))))));
+      if (res.revisions.length > latest.length) {
+        append(box, h('p', { class: 'hint' }, `${res.revisions.length - latest.length} older revisions: see Revisions.`));
+      }
+    }).catch((e) => append(box, h('p', { class: 'form-error' }, e.message)));
+    return box;
   }
 
   // ---- Targets -----------------------------------------------------------
