@@ -199,6 +199,15 @@ func (b *browser) choose(label string) {
 	}
 }
 
+// openReset opens the Reset Credentials dialog of an account from its
+// actions menu.
+func (b *browser) openReset(path string) {
+	b.t.Helper()
+	b.menu(path)
+	b.choose("Reset Credentials")
+	b.waitJS("the Reset Credentials dialog", `document.querySelector('#reset-dialog')`)
+}
+
 // fetchStatus calls the API from the page, with the session cookie, and
 // returns the HTTP status and the error code of the answer.
 func (b *browser) fetchStatus(method, path, body string, headers map[string]string) (int, string) {

@@ -176,9 +176,7 @@ func TestConsole(t *testing.T) {
 	t.Run("reset a NotInSync account in the database only", func(t *testing.T) {
 		b.t = t
 		before := e.checkout(cachePath, model.Password)
-		b.menu(cachePath)
-		b.choose("Reset Credentials")
-		b.waitJS("the dialog", `document.querySelector('#reset-dialog')`)
+		b.openReset(cachePath)
 		if got := b.text("#reset-dialog-title"); got != "Reset credential for svc" {
 			t.Errorf("dialog title %q", got)
 		}
@@ -205,9 +203,7 @@ func TestConsole(t *testing.T) {
 	var generated string
 	t.Run("reset an InSync account on the target", func(t *testing.T) {
 		b.t = t
-		b.menu(appPath)
-		b.choose("Reset Credentials")
-		b.waitJS("the dialog", `document.querySelector('#reset-dialog')`)
+		b.openReset(appPath)
 		if !js[bool](b, `document.querySelector('#reset-on-target').checked`) {
 			t.Error("Change on target is not checked by default")
 		}
@@ -248,9 +244,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("database only on an InSync account needs confirmation", func(t *testing.T) {
 		b.t = t
-		b.menu(appPath)
-		b.choose("Reset Credentials")
-		b.waitJS("the dialog", `document.querySelector('#reset-dialog')`)
+		b.openReset(appPath)
 		b.click("#reset-on-target")
 		b.typeInto("#reset-value", typedV)
 		b.click("#reset-save")
