@@ -12,6 +12,7 @@ import (
 	"github.com/passman-dev/passman/internal/testtarget/slapd"
 	"github.com/passman-dev/passman/plugins/ldap"
 	"github.com/passman-dev/passman/plugins/sdk"
+	"github.com/passman-dev/passman/plugins/sdk/sdktest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -187,59 +188,24 @@ func TestCheckUnreachable(t *testing.T) {
 	}
 	f.srv.Stop()
 
-	for name, addr := range map[string]string{"stopped": f.srv.Addr, "closed": netx.ClosedPort(t)} {
-		t.Run(name, func(t *testing.T) {
-			target := f.target(nil)
-			target.Address = addr
-			_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
-				Target: target, Account: "alice", Credential: password(pw),
-			})
-			if got := reason(t, err); got != sdk.ReasonUnreachable {
-				t.Errorf("Check: reason %q (%v), want unreachable", got, err)
-			}
-		})
+	_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
+		Target: f.target(nil), Account: "alice", Credential: password(pw),
+	})
+	if got := reason(t, err); got != sdk.ReasonUnreachable {
+		t.Errorf("Check of the stopped server: reason %q (%v), want unreachable", got, err)
 	}
 }
 
-// TestTimeout checks and changes against a server that accepts
-// connections and never answers, bounded once by the context's deadline
-// and once by the connect_timeout parameter, in each TLS mode.
-func TestTimeout(t *testing.T) {
+// TestNetwork runs the SDK's checks of a target that does not answer, in
+// each TLS mode: a closed port, an unknown host and a listener that never
+// says anything.
+func TestNetwork(t *testing.T) {
 	t.Parallel()
-	addr := netx.Silent(t)
-	tests := []struct {
-		name    string
-		ctxTime time.Duration
-		params  map[string]string
-	}{
-		{"context deadline", 300 * time.Millisecond, map[string]string{"tls": "none"}},
-		{"connect timeout", time.Minute,
-			map[string]string{"tls": "none", "connect_timeout": "300ms"}},
-		{"starttls", time.Minute, map[string]string{"connect_timeout": "300ms"}},
-		{"ldaps", time.Minute, map[string]string{"tls": "ldaps", "connect_timeout": "300ms"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, mode := range []string{"none", "starttls", "ldaps"} {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			tt.params["user_dn_template"] = slapd.PeopleTemplate
-			target := sdk.Target{Address: addr, Params: tt.params}
-			start := time.Now()
-			_, err := ldap.New().Check(timeoutContext(t, tt.ctxTime), &sdk.CheckRequest{
-				Target: target, Account: "alice", Credential: password("irrelevant"),
-			})
-			if got := reason(t, err); got != sdk.ReasonTimeout {
-				t.Errorf("Check: reason %q (%v), want timeout", got, err)
-			}
-			_, err = ldap.New().Change(timeoutContext(t, tt.ctxTime), &sdk.ChangeRequest{
-				Target: target, Account: "alice", Type: sdk.Password,
-				Current: secret("irrelevant"), New: secret("irrelevant too"),
-			})
-			if got := reason(t, err); got != sdk.ReasonTimeout {
-				t.Errorf("Change: reason %q (%v), want timeout", got, err)
-			}
-			if took := time.Since(start); took > 5*time.Second {
-				t.Errorf("Check and Change took %v to time out", took)
-			}
+			sdktest.Network(t, ldap.New(), sdk.Target{Params: map[string]string{"tls": mode,
+				"user_dn_template": slapd.PeopleTemplate}}, "alice")
 		})
 	}
 }

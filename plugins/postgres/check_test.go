@@ -1,19 +1,17 @@
 package postgres_test
 
 import (
-	"context"
 	"net"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/passman-dev/passman/internal/testtarget/netx"
 	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
 	"github.com/passman-dev/passman/plugins/postgres"
 	"github.com/passman-dev/passman/plugins/sdk"
+	"github.com/passman-dev/passman/plugins/sdk/sdktest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -162,43 +160,9 @@ func withParams(t sdk.Target, params ...string) sdk.Target {
 	return t
 }
 
-// TestCheckNetwork needs no server: a port where nothing listens, and a
-// listener that accepts connections and never answers.
-func TestCheckNetwork(t *testing.T) {
+// TestNetwork runs the SDK's checks of a target that does not answer: a
+// closed port, an unknown host and a listener that never says anything.
+func TestNetwork(t *testing.T) {
 	t.Parallel()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	silent := netx.Silent(t)
-
-	tests := []struct {
-		name     string
-		target   sdk.Target
-		deadline time.Duration
-		want     sdk.Reason
-	}{
-		{"nothing listening", target(closedAddr), time.Minute, sdk.ReasonUnreachable},
-		{"no answer", target(silent, "connect_timeout", "500ms"), time.Minute,
-			sdk.ReasonTimeout},
-		{"no answer before the job's deadline", target(silent), 500 * time.Millisecond,
-			sdk.ReasonTimeout},
-		{"unknown host", target("host.invalid"), time.Minute, sdk.ReasonUnreachable},
-	}
-	drv := postgres.New()
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), tc.deadline)
-			defer cancel()
-			start := time.Now()
-			_, err := drv.Check(ctx, &sdk.CheckRequest{Target: tc.target,
-				Account: "app", Credential: password("Some-Passw0rd")})
-			wantReason(t, err, tc.want, "Some-Passw0rd")
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("the check took %v", d)
-			}
-		})
-	}
+	sdktest.Network(t, postgres.New(), sdk.Target{}, "app")
 }

@@ -2,12 +2,10 @@ package redis_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -179,14 +177,6 @@ func reason(t *testing.T, err error) sdk.Reason {
 		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
 	}
 	return e.Reason
-}
-
-// timeoutContext returns a context for one test step.
-func timeoutContext(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 type syncBuffer struct {

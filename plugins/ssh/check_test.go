@@ -1,18 +1,16 @@
 package ssh_test
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/passman-dev/passman/internal/testtarget/netns"
-	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
+	"github.com/passman-dev/passman/plugins/sdk/sdktest"
 	"github.com/passman-dev/passman/plugins/ssh"
 )
 
@@ -80,53 +78,11 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestCheckUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
-	_, err = ssh.New().Check(t.Context(), &sdk.CheckRequest{
-		Target: sdk.Target{Address: addr}, Account: "nobody", Credential: password("irrelevant"),
-	})
-	if got := reason(t, err); got != sdk.ReasonUnreachable {
-		t.Errorf("Check of a closed port: reason %q (%v), want unreachable", got, err)
-	}
-}
-
-// TestCheckTimeout checks against a server that accepts connections and
-// never says anything, bounded once by the context's deadline and once by
-// the connect_timeout parameter.
-func TestCheckTimeout(t *testing.T) {
+// TestNetwork runs the SDK's checks of a target that does not answer: a
+// closed port, an unknown host and a listener that never says anything.
+func TestNetwork(t *testing.T) {
 	t.Parallel()
-	addr := netx.Silent(t)
-	tests := []struct {
-		name    string
-		ctxTime time.Duration
-		params  map[string]string
-	}{
-		{"context deadline", 300 * time.Millisecond, nil},
-		{"connect timeout", time.Minute, map[string]string{"connect_timeout": "300ms"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			start := time.Now()
-			_, err := ssh.New().Check(timeoutContext(t, tt.ctxTime), &sdk.CheckRequest{
-				Target:     sdk.Target{Address: addr, Params: tt.params},
-				Account:    "nobody",
-				Credential: password("irrelevant"),
-			})
-			if got := reason(t, err); got != sdk.ReasonTimeout {
-				t.Errorf("Check: reason %q (%v), want timeout", got, err)
-			}
-			if took := time.Since(start); took > 5*time.Second {
-				t.Errorf("Check took %v to time out", took)
-			}
-		})
-	}
+	sdktest.Network(t, ssh.New(), sdk.Target{}, "nobody")
 }
 
 func TestInvalidRequests(t *testing.T) {

@@ -37,7 +37,10 @@
 //
 // Run calls the driver in the test's process. RunPlugin starts the
 // compiled plugin the way an agent does, through the agent's plugin host,
-// and runs the same suite across the process boundary.
+// and runs the same suite across the process boundary. Network, for
+// drivers that reach their target over the network, needs no live target:
+// it checks the reasons and the timing of the driver's failures when the
+// target is not there or never answers.
 package sdktest
 
 import (
