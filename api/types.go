@@ -181,8 +181,7 @@ type Account struct {
 // AccountList answers GET /v1/accounts.
 type AccountList struct {
 	Accounts []Account `json:"accounts"`
-	// Total is the number of accounts that match, over every page; it is
-	// set when the list was asked for one page (limit).
+	// Total is the number of accounts that match, over every page.
 	Total int `json:"total,omitempty"`
 }
 
