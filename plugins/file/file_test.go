@@ -3,7 +3,6 @@ package file_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"gopkg.in/yaml.v3"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/plugins/file"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -148,19 +148,6 @@ func check(d *file.Driver, tg sdk.Target, value string) error {
 	return err
 }
 
-// reason returns the reason of err, or "" when it is nil.
-func reason(t *testing.T, err error) sdk.Reason {
-	t.Helper()
-	if err == nil {
-		return ""
-	}
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v is not an *sdk.Error", err)
-	}
-	return e.Reason
-}
-
 func TestChangeRoundTrip(t *testing.T) {
 	var all []string
 	for _, v := range nastyValues {
@@ -180,7 +167,7 @@ func TestChangeRoundTrip(t *testing.T) {
 					if err := check(d, tg, v.value); err != nil {
 						t.Errorf("Check with the new value: %v", err)
 					}
-					if r := reason(t, check(d, tg, oldValue)); r != sdk.ReasonAuthFailed {
+					if r := drivertest.Reason(t, check(d, tg, oldValue)); r != sdk.ReasonAuthFailed {
 						t.Errorf("Check with the old value: reason %q, want %q",
 							r, sdk.ReasonAuthFailed)
 					}
@@ -375,7 +362,7 @@ func TestChangeRefusals(t *testing.T) {
 			}
 			tt.req(req)
 			_, err := newDriver(t, "9876").Change(context.Background(), req)
-			if r := reason(t, err); r != tt.want {
+			if r := drivertest.Reason(t, err); r != tt.want {
 				t.Errorf("Change: %v; want reason %q", err, tt.want)
 			}
 			if b, _ := os.ReadFile(path); string(b) != f.content {
@@ -425,7 +412,7 @@ func TestCheck(t *testing.T) {
 	d := newDriver(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if r := reason(t, check(d, tt.target, tt.value)); r != tt.want {
+			if r := drivertest.Reason(t, check(d, tt.target, tt.value)); r != tt.want {
 				t.Errorf("Check reason = %q, want %q", r, tt.want)
 			}
 		})
@@ -524,7 +511,7 @@ func TestChangeAfterDeadline(t *testing.T) {
 		Current: sdk.NewSecret([]byte(oldValue)),
 		New:     sdk.NewSecret([]byte("n3w")),
 	})
-	if r := reason(t, err); r != sdk.ReasonTimeout {
+	if r := drivertest.Reason(t, err); r != sdk.ReasonTimeout {
 		t.Errorf("Change reason = %q, want %q", r, sdk.ReasonTimeout)
 	}
 }

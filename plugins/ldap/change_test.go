@@ -3,6 +3,7 @@ package ldap_test
 import (
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/slapd"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -16,7 +17,7 @@ func TestChangeSelf(t *testing.T) {
 	for name, uid := range map[string]string{"plain": "alice", "escaped": `o'neil, "jr"+1`} {
 		t.Run(name, func(t *testing.T) {
 			old, pw := f.user(t, uid), slapd.Password(t)
-			f.secret(pw)
+			f.secrets.Add(pw)
 			err := f.change(t, &sdk.ChangeRequest{Account: uid, Type: sdk.Password,
 				Current: secret(old), New: secret(pw)})
 			if err != nil {
@@ -37,7 +38,7 @@ func TestChangeReconcile(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, slapd.Options{})
 	old, pw := f.user(t, "alice"), slapd.Password(t)
-	f.secret(pw)
+	f.secrets.Add(pw)
 	err := f.change(t, &sdk.ChangeRequest{Account: "alice", Type: sdk.Password,
 		New: secret(pw), Reconcile: f.admin()})
 	if err != nil {
@@ -54,7 +55,7 @@ func TestChangeRefused(t *testing.T) {
 	f := newFixture(t, slapd.Options{Policy: &slapd.Policy{MinLength: 24}})
 	bobPW := f.user(t, "bob")
 	long := "a password long enough for the policy"
-	f.secret(long)
+	f.secrets.Add(long)
 
 	tests := []struct {
 		name string
@@ -66,11 +67,11 @@ func TestChangeRefused(t *testing.T) {
 		}, sdk.ReasonAuthFailed},
 		{"reconcile account's wrong password", func(string) *sdk.ChangeRequest {
 			return &sdk.ChangeRequest{New: secret(long), Reconcile: &sdk.Login{
-				Account: slapd.AdminName, Credential: password(bobPW)}}
+				Account: slapd.AdminName, Credential: drivertest.Password(bobPW)}}
 		}, sdk.ReasonAuthFailed},
 		{"reconcile account without the right", func(string) *sdk.ChangeRequest {
 			r := &sdk.ChangeRequest{New: secret(long), Reconcile: &sdk.Login{
-				Account: "bob", Credential: password(bobPW)}}
+				Account: "bob", Credential: drivertest.Password(bobPW)}}
 			r.Target = f.target(map[string]string{"reconcile_dn_template": slapd.PeopleTemplate})
 			return r
 		}, sdk.ReasonRejected},
@@ -88,7 +89,7 @@ func TestChangeRefused(t *testing.T) {
 			req := tt.req(current)
 			req.Account, req.Type = uid, sdk.Password
 			err := f.change(t, req)
-			if got := reason(t, err); got != tt.want {
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 			f.wantBind(t, "the unchanged password", uid, current, true)
@@ -126,14 +127,14 @@ func TestChangeInvalid(t *testing.T) {
 		{"bad account", func(r *sdk.ChangeRequest) { r.Account = "alice\r\n" },
 			sdk.ReasonInvalidParams},
 		{"bad reconcile account", func(r *sdk.ChangeRequest) {
-			r.Reconcile = &sdk.Login{Account: "\tadmin", Credential: password("x")}
+			r.Reconcile = &sdk.Login{Account: "\tadmin", Credential: drivertest.Password("x")}
 		}, sdk.ReasonInvalidParams},
 		{"reconcile with a key", func(r *sdk.ChangeRequest) {
 			r.Reconcile = &sdk.Login{Account: slapd.AdminName,
 				Credential: sdk.Credential{Type: sdk.SSHKey, Value: secret("x")}}
 		}, sdk.ReasonUnsupported},
 		{"reconcile without a password", func(r *sdk.ChangeRequest) {
-			r.Reconcile = &sdk.Login{Account: slapd.AdminName, Credential: password("")}
+			r.Reconcile = &sdk.Login{Account: slapd.AdminName, Credential: drivertest.Password("")}
 		}, sdk.ReasonInvalidParams},
 		{"valid reconcile", func(r *sdk.ChangeRequest) {
 			r.Current, r.Reconcile = secret(""), f.admin()
@@ -144,7 +145,7 @@ func TestChangeInvalid(t *testing.T) {
 			req := valid()
 			tt.modify(req)
 			err := f.change(t, req)
-			if got := reason(t, err); got != tt.want {
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})

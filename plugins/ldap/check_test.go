@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/slapd"
 	"github.com/passman-dev/passman/plugins/ldap"
@@ -60,32 +61,32 @@ func TestCheck(t *testing.T) {
 		cred    sdk.Credential
 		want    sdk.Reason
 	}{
-		{"right password", "alice", password(pw), ""},
-		{"wrong password", "alice", password(pw + "x"), sdk.ReasonAuthFailed},
-		{"unknown account", "bob", password(pw), sdk.ReasonAuthFailed},
-		{"escaped name", tricky, password(trickyPW), ""},
-		{"escaped name, wrong password", tricky, password(pw), sdk.ReasonAuthFailed},
-		{"similar name", "smith, john", password(trickyPW), sdk.ReasonAuthFailed},
-		{"name past the template", "alice,ou=people,dc=example,dc=org", password(pw),
+		{"right password", "alice", drivertest.Password(pw), ""},
+		{"wrong password", "alice", drivertest.Password(pw + "x"), sdk.ReasonAuthFailed},
+		{"unknown account", "bob", drivertest.Password(pw), sdk.ReasonAuthFailed},
+		{"escaped name", tricky, drivertest.Password(trickyPW), ""},
+		{"escaped name, wrong password", tricky, drivertest.Password(pw), sdk.ReasonAuthFailed},
+		{"similar name", "smith, john", drivertest.Password(trickyPW), sdk.ReasonAuthFailed},
+		{"name past the template", "alice,ou=people,dc=example,dc=org", drivertest.Password(pw),
 			sdk.ReasonAuthFailed},
-		{"empty password", "alice", password(""), sdk.ReasonInvalidParams},
+		{"empty password", "alice", drivertest.Password(""), sdk.ReasonInvalidParams},
 		{"ssh key", "alice", sdk.Credential{Type: sdk.SSHKey, Value: secret(pw)},
 			sdk.ReasonUnsupported},
-		{"control character", "alice\x00", password(pw), sdk.ReasonInvalidParams},
-		{"newline", "alice\nuid=bob", password(pw), sdk.ReasonInvalidParams},
-		{"leading space", " alice", password(pw), sdk.ReasonInvalidParams},
-		{"trailing space", "alice ", password(pw), sdk.ReasonInvalidParams},
-		{"empty name", "", password(pw), sdk.ReasonInvalidParams},
-		{"too long", strings.Repeat("a", 257), password(pw), sdk.ReasonInvalidParams},
+		{"control character", "alice\x00", drivertest.Password(pw), sdk.ReasonInvalidParams},
+		{"newline", "alice\nuid=bob", drivertest.Password(pw), sdk.ReasonInvalidParams},
+		{"leading space", " alice", drivertest.Password(pw), sdk.ReasonInvalidParams},
+		{"trailing space", "alice ", drivertest.Password(pw), sdk.ReasonInvalidParams},
+		{"empty name", "", drivertest.Password(pw), sdk.ReasonInvalidParams},
+		{"too long", strings.Repeat("a", 257), drivertest.Password(pw), sdk.ReasonInvalidParams},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
+			_, err := f.drv.Check(drivertest.Context(t, 20*time.Second), &sdk.CheckRequest{
 				JobID: "job-check", Target: f.target(nil), Account: tt.account,
 				Credential: tt.cred,
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.want {
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
@@ -130,11 +131,11 @@ func TestCheckTLS(t *testing.T) {
 			if target.Params["tls"] == "" {
 				delete(target.Params, "tls")
 			}
-			_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
-				Target: target, Account: "alice", Credential: password(pw),
+			_, err := f.drv.Check(drivertest.Context(t, 20*time.Second), &sdk.CheckRequest{
+				Target: target, Account: "alice", Credential: drivertest.Password(pw),
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.want {
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
@@ -148,7 +149,7 @@ func TestCheckRequireTLS(t *testing.T) {
 	f := newFixture(t, slapd.Options{RequireTLS: true})
 	pw := f.user(t, "alice")
 	err := f.check(t, "alice", pw, nil)
-	got := reason(t, err)
+	got := drivertest.Reason(t, err)
 	if got != sdk.ReasonInvalidParams || !strings.Contains(err.Error(), "tls") {
 		t.Errorf("Check with tls=none: reason %q (%v), want invalid_params naming tls", got, err)
 	}
@@ -169,12 +170,12 @@ func TestCheckLockedOut(t *testing.T) {
 		t.Fatalf("Check before the lockout: %v", err)
 	}
 	for range 2 {
-		if got := reason(t, f.check(t, "alice", "wrong", nil)); got != sdk.ReasonAuthFailed {
+		if got := drivertest.Reason(t, f.check(t, "alice", "wrong", nil)); got != sdk.ReasonAuthFailed {
 			t.Fatalf("Check with a wrong password: reason %q, want auth_failed", got)
 		}
 	}
 	err := f.check(t, "alice", pw, nil)
-	if got := reason(t, err); got != sdk.ReasonLockedOut {
+	if got := drivertest.Reason(t, err); got != sdk.ReasonLockedOut {
 		t.Errorf("Check after the lockout: reason %q (%v), want locked_out", got, err)
 	}
 }
@@ -188,10 +189,10 @@ func TestCheckUnreachable(t *testing.T) {
 	}
 	f.srv.Stop()
 
-	_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
-		Target: f.target(nil), Account: "alice", Credential: password(pw),
+	_, err := f.drv.Check(drivertest.Context(t, 20*time.Second), &sdk.CheckRequest{
+		Target: f.target(nil), Account: "alice", Credential: drivertest.Password(pw),
 	})
-	if got := reason(t, err); got != sdk.ReasonUnreachable {
+	if got := drivertest.Reason(t, err); got != sdk.ReasonUnreachable {
 		t.Errorf("Check of the stopped server: reason %q (%v), want unreachable", got, err)
 	}
 }
@@ -249,16 +250,16 @@ func TestInvalidParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			target := sdk.Target{Address: tt.address, Params: tt.params}
 			_, err := ldap.New().Check(t.Context(), &sdk.CheckRequest{
-				Target: target, Account: "alice", Credential: password("irrelevant"),
+				Target: target, Account: "alice", Credential: drivertest.Password("irrelevant"),
 			})
-			if got := reason(t, err); got != sdk.ReasonInvalidParams {
+			if got := drivertest.Reason(t, err); got != sdk.ReasonInvalidParams {
 				t.Errorf("Check: reason %q (%v), want invalid_params", got, err)
 			}
 			_, err = ldap.New().Change(t.Context(), &sdk.ChangeRequest{
 				Target: target, Account: "alice", Type: sdk.Password,
 				Current: secret("irrelevant"), New: secret("irrelevant too"),
 			})
-			if got := reason(t, err); got != sdk.ReasonInvalidParams {
+			if got := drivertest.Reason(t, err); got != sdk.ReasonInvalidParams {
 				t.Errorf("Change: reason %q (%v), want invalid_params", got, err)
 			}
 		})

@@ -1,17 +1,11 @@
 package ldap_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"maps"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/slapd"
 	"github.com/passman-dev/passman/plugins/ldap"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -24,64 +18,28 @@ type fixture struct {
 	srv *slapd.Server
 	drv *ldap.Driver
 
-	logs    syncBuffer
-	mu      sync.Mutex
-	secrets []string
+	logs    drivertest.Log
+	secrets drivertest.Secrets
 }
 
 func newFixture(t *testing.T, opts slapd.Options) *fixture {
 	t.Helper()
 	f := &fixture{srv: slapd.Start(t, opts)}
-	f.drv = ldap.New(ldap.WithLogger(hclog.New(&hclog.LoggerOptions{
-		Name:   "ldap",
-		Output: &f.logs,
-		Level:  hclog.Trace,
-	})))
-	f.secret(f.srv.RootPassword, f.srv.AdminPassword)
+	f.drv = ldap.New(ldap.WithLogger(f.logs.Logger("ldap")))
+	f.secrets.Add(f.srv.RootPassword, f.srv.AdminPassword)
 	t.Cleanup(func() { f.checkLogs(t) })
 	return f
 }
 
-// secret registers values that must never appear in logs or errors.
-func (f *fixture) secret(values ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.secrets = append(f.secrets, values...)
-}
-
 func (f *fixture) checkLogs(t *testing.T) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	srvLogs, drvLogs := f.srv.Logs(), f.logs.String()
+	drvLogs := f.logs.String()
 	if drvLogs == "" {
 		t.Error("the driver logged nothing: nothing was scanned")
 	}
-	for _, s := range f.secrets {
-		if strings.Contains(srvLogs, s) {
-			t.Errorf("slapd logs hold a secret")
-		}
-		if strings.Contains(drvLogs, s) {
-			t.Errorf("driver logs hold a secret")
-		}
-	}
+	f.secrets.CheckLogs(t, map[string]string{"slapd": f.srv.Logs(), "driver": drvLogs})
 	if t.Failed() {
 		t.Logf("driver logs:\n%s", drvLogs)
-	}
-}
-
-// noSecret fails the test if err's message holds a registered secret.
-func (f *fixture) noSecret(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, s := range f.secrets {
-		if strings.Contains(err.Error(), s) {
-			t.Errorf("error message holds a secret: %v", err)
-		}
 	}
 }
 
@@ -89,7 +47,7 @@ func (f *fixture) noSecret(t *testing.T, err error) {
 func (f *fixture) user(t *testing.T, uid string) string {
 	t.Helper()
 	pw := slapd.Password(t)
-	f.secret(pw)
+	f.secrets.Add(pw)
 	f.srv.AddUser(t, uid, pw)
 	return pw
 }
@@ -111,13 +69,13 @@ func (f *fixture) target(params map[string]string) sdk.Target {
 // check runs the driver's Check against the fixture's server.
 func (f *fixture) check(t *testing.T, account, pw string, params map[string]string) error {
 	t.Helper()
-	_, err := f.drv.Check(timeoutContext(t, 20*time.Second), &sdk.CheckRequest{
+	_, err := f.drv.Check(drivertest.Context(t, 20*time.Second), &sdk.CheckRequest{
 		JobID:      "job-check",
 		Target:     f.target(params),
 		Account:    account,
-		Credential: password(pw),
+		Credential: drivertest.Password(pw),
 	})
-	f.noSecret(t, err)
+	f.secrets.CheckError(t, err)
 	return err
 }
 
@@ -128,8 +86,8 @@ func (f *fixture) change(t *testing.T, req *sdk.ChangeRequest) error {
 		req.Target = f.target(nil)
 	}
 	req.JobID = "job-change"
-	_, err := f.drv.Change(timeoutContext(t, 20*time.Second), req)
-	f.noSecret(t, err)
+	_, err := f.drv.Change(drivertest.Context(t, 20*time.Second), req)
+	f.secrets.CheckError(t, err)
 	return err
 }
 
@@ -148,49 +106,7 @@ func (f *fixture) wantBind(t *testing.T, what, uid, pw string, ok bool) {
 
 // admin is the login of the server's reconcile account.
 func (f *fixture) admin() *sdk.Login {
-	return &sdk.Login{Account: slapd.AdminName, Credential: password(f.srv.AdminPassword)}
-}
-
-func password(s string) sdk.Credential {
-	return sdk.Credential{Type: sdk.Password, Value: secret(s)}
+	return &sdk.Login{Account: slapd.AdminName, Credential: drivertest.Password(f.srv.AdminPassword)}
 }
 
 func secret(s string) sdk.Secret { return sdk.NewSecret([]byte(s)) }
-
-// reason returns the reason of a driver error, or "" for nil.
-func reason(t *testing.T, err error) sdk.Reason {
-	t.Helper()
-	if err == nil {
-		return ""
-	}
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
-	}
-	return e.Reason
-}
-
-// timeoutContext returns a context for one test step.
-func timeoutContext(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

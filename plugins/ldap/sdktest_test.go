@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 		Current: secret(pw),
 		NewValue: func() sdk.Secret {
 			v := slapd.Password(t)
-			f.secret(v)
+			f.secrets.Add(v)
 			return secret(v)
 		},
 		Reconcile: f.admin(),

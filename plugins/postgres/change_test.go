@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
 	"github.com/passman-dev/passman/plugins/postgres"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -17,7 +18,7 @@ var loggedVerifier = regexp.MustCompile(`ALTER ROLE .* PASSWORD +'SCRAM-SHA-256\
 // logged in as reconcile when it is not nil.
 func (f *fixture) change(t *testing.T, role, current, next string, reconcile *sdk.Login) error {
 	t.Helper()
-	f.secret(next)
+	f.secrets.Add(next)
 	_, err := f.drv.Change(t.Context(), &sdk.ChangeRequest{JobID: "job-change",
 		Target: f.target(), Account: role, Type: sdk.Password, Current: secret(current),
 		New: secret(next), Reconcile: reconcile})
@@ -39,7 +40,7 @@ func (f *fixture) wantPassword(t *testing.T, role, want, old string) {
 		t.Errorf("%s still logs in with the password it should no longer have", role)
 	}
 	_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{Target: f.target(), Account: role,
-		Credential: password(want)})
+		Credential: drivertest.Password(want)})
 	wantReason(t, err, "")
 }
 
@@ -55,7 +56,7 @@ func TestChangeSelf(t *testing.T) {
 	t.Run("role name that needs quoting", func(t *testing.T) {
 		role, pw := `Pmt "odd" role; --`+pgtest.RoleName(t)[3:], pgtest.Password(t)
 		f.srv.CreateRole(t, role, pw)
-		f.secret(pw)
+		f.secrets.Add(pw)
 		next := pgtest.Password(t)
 		wantReason(t, f.change(t, role, pw, next, nil), "")
 		f.wantPassword(t, role, next, pw)
@@ -69,7 +70,7 @@ func TestChangeSelf(t *testing.T) {
 	t.Run("wrong current password", func(t *testing.T) {
 		role, pw := f.role(t)
 		wrong, next := pgtest.Password(t), pgtest.Password(t)
-		f.secret(wrong)
+		f.secrets.Add(wrong)
 		wantReason(t, f.change(t, role, wrong, next, nil), sdk.ReasonAuthFailed, wrong, next)
 		f.wantPassword(t, role, pw, next)
 	})
@@ -91,7 +92,7 @@ func TestChangeReconcile(t *testing.T) {
 	plain, plainPW := f.role(t)
 	super, _ := f.role(t, "SUPERUSER")
 	as := func(role, pw string) *sdk.Login {
-		return &sdk.Login{Account: role, Credential: password(pw)}
+		return &sdk.Login{Account: role, Credential: drivertest.Password(pw)}
 	}
 
 	t.Run("a password nobody knows", func(t *testing.T) {
@@ -106,7 +107,7 @@ func TestChangeReconcile(t *testing.T) {
 	t.Run("wrong reconcile password", func(t *testing.T) {
 		role, pw := f.role(t)
 		wrong := pgtest.Password(t)
-		f.secret(wrong)
+		f.secrets.Add(wrong)
 		err := f.change(t, role, "", pgtest.Password(t), as(admin, wrong))
 		wantReason(t, err, sdk.ReasonAuthFailed, wrong)
 		f.wantPassword(t, role, pw, wrong)
@@ -152,7 +153,7 @@ func TestChangeRefusedEarly(t *testing.T) {
 			Account: "admin", Credential: sdk.Credential{Type: sdk.SSHKey,
 				Value: secret("key")}}, sdk.ReasonUnsupported},
 		{"reconcile with no password", sdk.Password, "", "New-Passw0rd", &sdk.Login{
-			Account: "admin", Credential: password("")}, sdk.ReasonInvalidParams},
+			Account: "admin", Credential: drivertest.Password("")}, sdk.ReasonInvalidParams},
 	}
 	drv := postgres.New()
 	for _, tc := range tests {

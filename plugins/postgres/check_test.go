@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
 	"github.com/passman-dev/passman/plugins/postgres"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -41,7 +42,7 @@ func TestCheck(t *testing.T) {
 	role, pw := f.role(t)
 	locked, lockedPW := f.role(t, "NOLOGIN")
 	wrong := pw + "x"
-	f.secret(wrong)
+	f.secrets.Add(wrong)
 
 	tests := []struct {
 		name   string
@@ -50,31 +51,31 @@ func TestCheck(t *testing.T) {
 		cred   sdk.Credential
 		want   sdk.Reason
 	}{
-		{"right password", f.target(), role, password(pw), ""},
-		{"wrong password", f.target(), role, password(wrong), sdk.ReasonAuthFailed},
-		{"unknown role", f.target(), pgtest.RoleName(t), password(pw), sdk.ReasonAuthFailed},
-		{"NOLOGIN role", f.target(), locked, password(lockedPW), sdk.ReasonLockedOut},
-		{"no such database", f.target("database", "nodb"), role, password(pw),
+		{"right password", f.target(), role, drivertest.Password(pw), ""},
+		{"wrong password", f.target(), role, drivertest.Password(wrong), sdk.ReasonAuthFailed},
+		{"unknown role", f.target(), pgtest.RoleName(t), drivertest.Password(pw), sdk.ReasonAuthFailed},
+		{"NOLOGIN role", f.target(), locked, drivertest.Password(lockedPW), sdk.ReasonLockedOut},
+		{"no such database", f.target("database", "nodb"), role, drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
-		{"other database", f.target("database", "template1"), role, password(pw), ""},
+		{"other database", f.target("database", "template1"), role, drivertest.Password(pw), ""},
 		{"explicit defaults", f.target("sslmode", "prefer", "connect_timeout", "5s",
-			"password_encryption", "scram-sha-256"), role, password(pw), ""},
+			"password_encryption", "scram-sha-256"), role, drivertest.Password(pw), ""},
 		{"TLS required of a server without it", f.target("sslmode", "require"), role,
-			password(pw), sdk.ReasonFailed},
+			drivertest.Password(pw), sdk.ReasonFailed},
 		{"ssh key", f.target(), role, sdk.Credential{Type: sdk.SSHKey,
 			Value: secret(pw)}, sdk.ReasonUnsupported},
-		{"empty password", f.target(), role, password(""), sdk.ReasonInvalidParams},
-		{"role name too long", f.target(), strings.Repeat("r", 64), password(pw),
+		{"empty password", f.target(), role, drivertest.Password(""), sdk.ReasonInvalidParams},
+		{"role name too long", f.target(), strings.Repeat("r", 64), drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
-		{"md5 encryption", f.target("password_encryption", "md5"), role, password(pw),
+		{"md5 encryption", f.target("password_encryption", "md5"), role, drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
-		{"unknown parameter", f.target("host", "elsewhere"), role, password(pw),
+		{"unknown parameter", f.target("host", "elsewhere"), role, drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
-		{"bad sslmode", f.target("sslmode", "allow"), role, password(pw),
+		{"bad sslmode", f.target("sslmode", "allow"), role, drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
-		{"socket path as address", target("/var/run/postgresql"), role, password(pw),
+		{"socket path as address", target("/var/run/postgresql"), role, drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
-		{"two hosts as address", target("a,b:5432"), role, password(pw),
+		{"two hosts as address", target("a,b:5432"), role, drivertest.Password(pw),
 			sdk.ReasonInvalidParams},
 	}
 	for _, tc := range tests {
@@ -98,7 +99,7 @@ func TestCheckAuthMethods(t *testing.T) {
 		"host all " + rejected + " 127.0.0.1/32 reject",
 	}})
 	pw := pgtest.Password(t)
-	f.secret(pw)
+	f.secrets.Add(pw)
 	for _, r := range []string{clear, trusted, rejected} {
 		f.srv.CreateRole(t, r, pw)
 	}
@@ -114,7 +115,7 @@ func TestCheckAuthMethods(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{Target: f.target(),
-				Account: tc.role, Credential: password(pw)})
+				Account: tc.role, Credential: drivertest.Password(pw)})
 			wantReason(t, err, tc.want, pw)
 		})
 	}
@@ -147,7 +148,7 @@ func TestCheckTLS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{Target: tc.target,
-				Account: role, Credential: password(pw)})
+				Account: role, Credential: drivertest.Password(pw)})
 			wantReason(t, err, tc.want, pw)
 		})
 	}

@@ -1,15 +1,12 @@
 package postgres_test
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/passman-dev/passman/internal/drivertest"
 	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
 	"github.com/passman-dev/passman/plugins/postgres"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -35,21 +32,16 @@ type fixture struct {
 	srv *pgtest.Server
 	drv *postgres.Driver
 
-	logs    syncBuffer
-	mu      sync.Mutex
-	secrets []string
+	logs    drivertest.Log
+	secrets drivertest.Secrets
 }
 
 func newFixture(t *testing.T, opts pgtest.Options) *fixture {
 	t.Helper()
 	requireRoot(t)
 	f := &fixture{srv: pgtest.StartWith(t, opts)}
-	f.drv = postgres.New(postgres.WithLogger(hclog.New(&hclog.LoggerOptions{
-		Name:   "postgres",
-		Output: &f.logs,
-		Level:  hclog.Trace,
-	})))
-	f.secret(f.srv.SuperPassword)
+	f.drv = postgres.New(postgres.WithLogger(f.logs.Logger("postgres")))
+	f.secrets.Add(f.srv.SuperPassword)
 	t.Cleanup(func() { f.checkLogs(t) })
 	return f
 }
@@ -60,7 +52,7 @@ func (f *fixture) role(t *testing.T, attrs ...string) (string, string) {
 	t.Helper()
 	name, pw := pgtest.RoleName(t), pgtest.Password(t)
 	f.srv.CreateRole(t, name, pw, attrs...)
-	f.secret(pw)
+	f.secrets.Add(pw)
 	return name, pw
 }
 
@@ -78,25 +70,9 @@ func target(addr string, params ...string) sdk.Target {
 	return t
 }
 
-// secret registers values that must never appear in logs or errors.
-func (f *fixture) secret(values ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.secrets = append(f.secrets, values...)
-}
-
 func (f *fixture) checkLogs(t *testing.T) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	logs := map[string]string{"postgres": f.srv.Logs(), "driver": f.logs.String()}
-	for name, l := range logs {
-		for _, s := range f.secrets {
-			if strings.Contains(l, s) {
-				t.Errorf("the %s log holds a secret", name)
-			}
-		}
-	}
+	f.secrets.CheckLogs(t, map[string]string{"postgres": f.srv.Logs(), "driver": f.logs.String()})
 }
 
 // wantReason fails the test unless err is an *sdk.Error with reason
@@ -123,28 +99,5 @@ func wantReason(t *testing.T, err error, want sdk.Reason, secrets ...string) {
 	}
 }
 
-// password returns a password credential.
-func password(s string) sdk.Credential {
-	return sdk.Credential{Type: sdk.Password, Value: sdk.NewSecret([]byte(s))}
-}
-
 // secret returns a sdk.Secret holding s.
 func secret(s string) sdk.Secret { return sdk.NewSecret([]byte(s)) }
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

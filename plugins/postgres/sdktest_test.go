@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	pgtest "github.com/passman-dev/passman/internal/testtarget/postgres"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/sdk/sdktest"
@@ -39,10 +40,10 @@ func (f *fixture) conformanceTarget(t *testing.T) sdktest.Target {
 		Current: secret(pw),
 		NewValue: func() sdk.Secret {
 			v := pgtest.Password(t)
-			f.secret(v)
+			f.secrets.Add(v)
 			return secret(v)
 		},
-		Reconcile: &sdk.Login{Account: recon, Credential: password(reconPW)},
+		Reconcile: &sdk.Login{Account: recon, Credential: drivertest.Password(reconPW)},
 		Reset: func(t *testing.T, value sdk.Secret) {
 			f.srv.SetPassword(t, role, string(value.Reveal()))
 		},

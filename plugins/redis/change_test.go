@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/redis"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -48,7 +49,7 @@ func TestChangeOwn(t *testing.T) {
 		name, old := f.user(t, "+ping", "+get", "~app:*")
 		next := f.newPassword(t)
 		err := f.change(t, name, old, next, nil)
-		if got := reason(t, err); got != sdk.ReasonUnsupported ||
+		if got := drivertest.Reason(t, err); got != sdk.ReasonUnsupported ||
 			!strings.Contains(err.Error(), "reconcile account") {
 			t.Errorf("Change: %v, want unsupported, pointing to a reconcile account", err)
 		}
@@ -61,7 +62,7 @@ func TestChangeOwn(t *testing.T) {
 		name, actual := f.user(t, "+acl|setuser")
 		wrong, next := f.newPassword(t), f.newPassword(t)
 		err := f.change(t, name, wrong, next, nil)
-		if got := reason(t, err); got != sdk.ReasonAuthFailed {
+		if got := drivertest.Reason(t, err); got != sdk.ReasonAuthFailed {
 			t.Errorf("Change: reason %q (%v), want auth_failed", got, err)
 		}
 		f.wantAuth(t, "the actual password", name, actual)
@@ -134,7 +135,7 @@ func TestReconcile(t *testing.T) {
 			}
 			next := f.newPassword(t)
 			err := f.change(t, account, "", next, l)
-			if got := reason(t, err); got != tt.want {
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 			f.srv.SetUser(t, name, "on")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/netx"
 	"github.com/passman-dev/passman/internal/testtarget/redis"
 	driver "github.com/passman-dev/passman/plugins/redis"
@@ -49,19 +50,19 @@ func TestCheck(t *testing.T) {
 		params  map[string]string
 		want    sdk.Reason
 	}{
-		{"right password", name, password(pw), nil, ""},
-		{"wrong password", name, password(pw + "x"), nil, sdk.ReasonAuthFailed},
-		{"unknown user", "nobody", password(pw), nil, sdk.ReasonAuthFailed},
-		{"disabled user", off, password(offPW), nil, sdk.ReasonAuthFailed},
-		{"user without PING", bare, password(barePW), nil, ""},
-		{"database 1", selector, password(selectorPW), map[string]string{"db": "1"}, ""},
-		{"no SELECT", name, password(pw), map[string]string{"db": "1"},
+		{"right password", name, drivertest.Password(pw), nil, ""},
+		{"wrong password", name, drivertest.Password(pw + "x"), nil, sdk.ReasonAuthFailed},
+		{"unknown user", "nobody", drivertest.Password(pw), nil, sdk.ReasonAuthFailed},
+		{"disabled user", off, drivertest.Password(offPW), nil, sdk.ReasonAuthFailed},
+		{"user without PING", bare, drivertest.Password(barePW), nil, ""},
+		{"database 1", selector, drivertest.Password(selectorPW), map[string]string{"db": "1"}, ""},
+		{"no SELECT", name, drivertest.Password(pw), map[string]string{"db": "1"},
 			sdk.ReasonInvalidParams},
-		{"no such database", selector, password(selectorPW), map[string]string{"db": "999"},
+		{"no such database", selector, drivertest.Password(selectorPW), map[string]string{"db": "999"},
 			sdk.ReasonInvalidParams},
 		{"pin", name, sdk.Credential{Type: sdk.PIN, Value: sdk.NewSecret([]byte("1234"))}, nil,
 			sdk.ReasonUnsupported},
-		{"empty", name, password(""), nil, sdk.ReasonInvalidParams},
+		{"empty", name, drivertest.Password(""), nil, sdk.ReasonInvalidParams},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,8 +71,8 @@ func TestCheck(t *testing.T) {
 				JobID: "job-1", Target: f.target(tt.params), Account: tt.account,
 				Credential: tt.cred,
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.want {
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
@@ -151,7 +152,7 @@ func TestInvalidRequests(t *testing.T) {
 			req := valid()
 			tt.change(req)
 			_, err := driver.New().Change(t.Context(), req)
-			if got := reason(t, err); got != tt.want {
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})

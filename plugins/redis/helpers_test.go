@@ -1,14 +1,10 @@
 package redis_test
 
 import (
-	"bytes"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/redis"
 	driver "github.com/passman-dev/passman/plugins/redis"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -23,9 +19,8 @@ type fixture struct {
 	mon *redis.Monitor
 	drv *driver.Driver
 
-	logs    syncBuffer
-	mu      sync.Mutex
-	secrets []string
+	logs    drivertest.Log
+	secrets drivertest.Secrets
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -38,57 +33,22 @@ func newFixtureWith(t *testing.T, opts redis.Options) *fixture {
 	t.Helper()
 	f := &fixture{srv: redis.StartWith(t, opts)}
 	f.mon = f.srv.Monitor(t)
-	f.drv = driver.New(driver.WithLogger(hclog.New(&hclog.LoggerOptions{
-		Name:   "redis",
-		Output: &f.logs,
-		Level:  hclog.Trace,
-	})))
-	f.secret(f.srv.AdminPassword)
+	f.drv = driver.New(driver.WithLogger(f.logs.Logger("redis")))
+	f.secrets.Add(f.srv.AdminPassword)
 	t.Cleanup(func() { f.checkLogs(t) })
 	return f
 }
 
-// secret registers values that must never appear in logs or errors.
-func (f *fixture) secret(values ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.secrets = append(f.secrets, values...)
-}
-
 func (f *fixture) checkLogs(t *testing.T) {
 	t.Helper()
-	logs := map[string]string{
+	f.secrets.CheckLogs(t, map[string]string{
 		"driver":   f.logs.String(),
 		"server":   f.srv.Logs(),
 		"slow log": f.srv.SlowLog(t),
 		"monitor":  f.mon.Flush(t),
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for name, l := range logs {
-		for _, s := range f.secrets {
-			if strings.Contains(l, s) {
-				t.Errorf("the %s holds a secret", name)
-			}
-		}
-	}
+	})
 	if t.Failed() {
-		t.Logf("driver logs:\n%s", logs["driver"])
-	}
-}
-
-// noSecret fails the test if err's message holds a registered secret.
-func (f *fixture) noSecret(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, s := range f.secrets {
-		if strings.Contains(err.Error(), s) {
-			t.Errorf("error message holds a secret: %v", err)
-		}
+		t.Logf("driver logs:\n%s", f.logs.String())
 	}
 }
 
@@ -97,7 +57,7 @@ func (f *fixture) noSecret(t *testing.T, err error) {
 func (f *fixture) user(t *testing.T, rules ...string) (name, password string) {
 	t.Helper()
 	name, password = redis.UserName(t), redis.Password(t)
-	f.secret(password)
+	f.secrets.Add(password)
 	f.srv.CreateUser(t, name, password, rules...)
 	return name, password
 }
@@ -106,7 +66,7 @@ func (f *fixture) user(t *testing.T, rules ...string) (name, password string) {
 func (f *fixture) newPassword(t *testing.T) string {
 	t.Helper()
 	pw := redis.Password(t)
-	f.secret(pw)
+	f.secrets.Add(pw)
 	return pw
 }
 
@@ -128,7 +88,7 @@ func (f *fixture) change(t *testing.T, account, current, next string, rec *sdk.L
 		New:       sdk.NewSecret([]byte(next)),
 		Reconcile: rec,
 	})
-	f.noSecret(t, err)
+	f.secrets.CheckError(t, err)
 	return err
 }
 
@@ -159,39 +119,5 @@ func (f *fixture) wantNoUser(t *testing.T, name string) {
 
 // login returns the login of a reconcile account.
 func login(account, pw string) *sdk.Login {
-	return &sdk.Login{Account: account, Credential: password(pw)}
-}
-
-func password(s string) sdk.Credential {
-	return sdk.Credential{Type: sdk.Password, Value: sdk.NewSecret([]byte(s))}
-}
-
-// reason returns the reason of a driver error, or "" for nil.
-func reason(t *testing.T, err error) sdk.Reason {
-	t.Helper()
-	if err == nil {
-		return ""
-	}
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
-	}
-	return e.Reason
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return &sdk.Login{Account: account, Credential: drivertest.Password(pw)}
 }

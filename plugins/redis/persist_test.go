@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/redis"
 	driver "github.com/passman-dev/passman/plugins/redis"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -90,7 +91,7 @@ func TestPersistRefused(t *testing.T) {
 		Current: sdk.NewSecret([]byte(old)),
 		New:     sdk.NewSecret([]byte(next)),
 	})
-	if got := reason(t, err); got != sdk.ReasonRejected ||
+	if got := drivertest.Reason(t, err); got != sdk.ReasonRejected ||
 		!strings.Contains(err.Error(), "ACL SAVE") {
 		t.Errorf("Change: %v, want rejected, naming ACL SAVE", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/redis"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -34,10 +35,10 @@ func TestTLS(t *testing.T) {
 			t.Parallel()
 			_, err := f.drv.Check(t.Context(), &sdk.CheckRequest{
 				JobID: "job-tls", Target: f.target(tt.params), Account: name,
-				Credential: password(pw),
+				Credential: drivertest.Password(pw),
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.want || err != nil &&
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.want || err != nil &&
 				!strings.Contains(err.Error(), tt.says) {
 				t.Errorf("Check: %v, want reason %q saying %q", err, tt.want, tt.says)
 			}

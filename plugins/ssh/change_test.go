@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -23,7 +24,7 @@ func (f *fixture) changePassword(t *testing.T, account, current, next string) er
 		Current: sdk.NewSecret([]byte(current)),
 		New:     sdk.NewSecret([]byte(next)),
 	})
-	f.noSecret(t, err)
+	f.secrets.CheckError(t, err)
 	return err
 }
 
@@ -35,7 +36,7 @@ func (f *fixture) wantLogins(t *testing.T, account string, works, fails []string
 	var wg sync.WaitGroup
 	for _, pw := range works {
 		wg.Go(func() {
-			if err := f.check(t, account, password(pw)); err != nil {
+			if err := f.check(t, account, drivertest.Password(pw)); err != nil {
 				t.Errorf("driver login with a password that should work: %v", err)
 			}
 		})
@@ -48,7 +49,7 @@ func (f *fixture) wantLogins(t *testing.T, account string, works, fails []string
 	for _, pw := range fails {
 		wg.Go(func() {
 			var e *sdk.Error
-			err := f.check(t, account, password(pw))
+			err := f.check(t, account, drivertest.Password(pw))
 			if !errors.As(err, &e) || e.Reason != sdk.ReasonAuthFailed {
 				t.Errorf("driver login with a password that should fail: %v", err)
 			}
@@ -88,10 +89,10 @@ func TestChangePasswordSelf(t *testing.T) {
 			if tt.wrong {
 				current = sshd.Password(t)
 			}
-			f.secret(next, current)
+			f.secrets.Add(next, current)
 
 			err := f.changePassword(t, name, current, next)
-			if got := reason(t, err); got != tt.want {
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Fatalf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 			if tt.want == "" {
@@ -133,14 +134,14 @@ func TestReconcilePassword(t *testing.T) {
 			if tt.rule.Commands != nil {
 				sshd.AllowSudo(t, rec, tt.rule)
 			}
-			recCred := password(recPassword)
+			recCred := drivertest.Password(recPassword)
 			if tt.withKey {
 				key, line := f.key(t)
 				sshd.AuthorizeKeys(t, rec, line)
 				recCred = sshKey(key)
 			}
 			next := cmp.Or(tt.next, sshd.Password(t))
-			f.secret(next)
+			f.secrets.Add(next)
 
 			_, err := f.drv.Change(t.Context(), &sdk.ChangeRequest{
 				JobID:     "job-reconcile",
@@ -150,8 +151,8 @@ func TestReconcilePassword(t *testing.T) {
 				New:       sdk.NewSecret([]byte(next)),
 				Reconcile: &sdk.Login{Account: rec, Credential: recCred},
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.wantFail {
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.wantFail {
 				t.Fatalf("Change: reason %q (%v), want %q", got, err, tt.wantFail)
 			}
 			if tt.wantFail == "" {
@@ -181,16 +182,16 @@ func TestChangePasswordCommand(t *testing.T) {
 		t.Run(tt.command, func(t *testing.T) {
 			t.Parallel()
 			next := sshd.Password(t)
-			f.secret(next)
-			_, err := f.drv.Change(timeoutContext(t, 2*time.Second), &sdk.ChangeRequest{
+			f.secrets.Add(next)
+			_, err := f.drv.Change(drivertest.Context(t, 2*time.Second), &sdk.ChangeRequest{
 				Target:  f.target(map[string]string{"passwd_command": tt.command}),
 				Account: name,
 				Type:    sdk.Password,
 				Current: sdk.NewSecret([]byte(pw)),
 				New:     sdk.NewSecret([]byte(next)),
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.want {
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
@@ -204,7 +205,7 @@ func TestReconcileAsRoot(t *testing.T) {
 	requireRoot(t)
 	rootPEM, rootLine := sshd.GenerateKey(t)
 	f := newFixture(t, sshd.Options{RootKeys: []string{rootLine}})
-	f.secret(string(rootPEM))
+	f.secrets.Add(string(rootPEM))
 	root := &sdk.Login{Account: "root", Credential: sshKey(rootPEM)}
 	params := map[string]string{"reconcile_method": "root"}
 
@@ -212,7 +213,7 @@ func TestReconcileAsRoot(t *testing.T) {
 		t.Parallel()
 		account, _ := f.user(t)
 		next := sshd.Password(t)
-		f.secret(next)
+		f.secrets.Add(next)
 		_, err := f.drv.Change(t.Context(), &sdk.ChangeRequest{
 			Target: f.target(params), Account: account, Type: sdk.Password,
 			New: sdk.NewSecret([]byte(next)), Reconcile: root,

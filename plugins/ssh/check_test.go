@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/netns"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -50,13 +51,13 @@ func TestCheck(t *testing.T) {
 		cred    sdk.Credential
 		want    sdk.Reason
 	}{
-		{"right password", f.srv.HostKey, password(pw), ""},
-		{"wrong password", f.srv.HostKey, password(pw + "x"), sdk.ReasonAuthFailed},
+		{"right password", f.srv.HostKey, drivertest.Password(pw), ""},
+		{"wrong password", f.srv.HostKey, drivertest.Password(pw + "x"), sdk.ReasonAuthFailed},
 		{"right key", f.srv.HostKey, sshKey(keyPEM), ""},
 		{"unknown key", f.srv.HostKey, sshKey(otherKey), sdk.ReasonAuthFailed},
 		{"not a key", f.srv.HostKey, sshKey([]byte(pw)), sdk.ReasonInvalidParams},
-		{"unpinned", "", password(pw), ""},
-		{"other host key pinned", otherHostKey, password(pw), sdk.ReasonHostKeyMismatch},
+		{"unpinned", "", drivertest.Password(pw), ""},
+		{"other host key pinned", otherHostKey, drivertest.Password(pw), sdk.ReasonHostKeyMismatch},
 		{"pin", f.srv.HostKey, sdk.Credential{Type: sdk.PIN}, sdk.ReasonUnsupported},
 	}
 	for _, tt := range tests {
@@ -67,8 +68,8 @@ func TestCheck(t *testing.T) {
 			res, err := f.drv.Check(t.Context(), &sdk.CheckRequest{
 				JobID: "job-1", Target: target, Account: name, Credential: tt.cred,
 			})
-			f.noSecret(t, err)
-			if got := reason(t, err); got != tt.want {
+			f.secrets.CheckError(t, err)
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Fatalf("Check: reason %q (%v), want %q", got, err, tt.want)
 			}
 			if err == nil && res.HostKey != f.srv.HostKey {
@@ -125,7 +126,7 @@ func TestInvalidRequests(t *testing.T) {
 		{"no current", func(r *sdk.ChangeRequest) { r.Current = sdk.Secret{} }, invalid},
 		{"pin", func(r *sdk.ChangeRequest) { r.Type = sdk.PIN }, sdk.ReasonUnsupported},
 		{"bad reconcile account", func(r *sdk.ChangeRequest) {
-			r.Reconcile = &sdk.Login{Account: "-rf", Credential: password("x")}
+			r.Reconcile = &sdk.Login{Account: "-rf", Credential: drivertest.Password("x")}
 		}, invalid},
 		{"new key not a key", func(r *sdk.ChangeRequest) {
 			r.Type, r.Current = sdk.SSHKey, sdk.NewSecret(pem)
@@ -136,7 +137,7 @@ func TestInvalidRequests(t *testing.T) {
 			req := valid()
 			tt.change(req)
 			_, err := ssh.New().Change(t.Context(), req)
-			if got := reason(t, err); got != tt.want {
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Change: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
@@ -156,11 +157,11 @@ func TestCheckInNamespace(t *testing.T) {
 	req := &sdk.CheckRequest{
 		Target:     sdk.Target{Address: srv.Addr, HostKey: srv.HostKey},
 		Account:    name,
-		Credential: password(pw),
+		Credential: drivertest.Password(pw),
 	}
 
 	_, err := ssh.New().Check(t.Context(), req)
-	if got := reason(t, err); got != sdk.ReasonUnreachable {
+	if got := drivertest.Reason(t, err); got != sdk.ReasonUnreachable {
 		t.Errorf("Check from outside the namespace: reason %q (%v), want unreachable", got, err)
 	}
 	err = ns.Do(func() error {
@@ -189,8 +190,8 @@ func TestCheckKeyboardInteractive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := f.check(t, name, password(tt.pw))
-			if got := reason(t, err); got != tt.want {
+			err := f.check(t, name, drivertest.Password(tt.pw))
+			if got := drivertest.Reason(t, err); got != tt.want {
 				t.Errorf("Check: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
@@ -223,10 +224,10 @@ func TestCheckWithoutPAM(t *testing.T) {
 			f := newFixture(t, sshd.Options{Config: tt.config})
 			name, pw := f.user(t)
 			wrong := sshd.Password(t)
-			f.secret(wrong)
+			f.secrets.Add(wrong)
 
-			err := f.check(t, name, password(pw))
-			if got := reason(t, err); got != tt.right {
+			err := f.check(t, name, drivertest.Password(pw))
+			if got := drivertest.Reason(t, err); got != tt.right {
 				t.Errorf("Check with the right password: reason %q (%v), want %q",
 					got, err, tt.right)
 			}
@@ -234,8 +235,8 @@ func TestCheckWithoutPAM(t *testing.T) {
 				t.Errorf("Check with the right password: %v; want it to say %q",
 					err, tt.wantWords)
 			}
-			err = f.check(t, name, password(wrong))
-			if got := reason(t, err); got != tt.wrong {
+			err = f.check(t, name, drivertest.Password(wrong))
+			if got := drivertest.Reason(t, err); got != tt.wrong {
 				t.Errorf("Check with a wrong password: reason %q (%v), want %q",
 					got, err, tt.wrong)
 			}

@@ -1,18 +1,13 @@
 package ssh_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	xssh "golang.org/x/crypto/ssh"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/ssh"
@@ -38,9 +33,8 @@ type fixture struct {
 	srv *sshd.Server
 	drv *ssh.Driver
 
-	logs    syncBuffer
-	mu      sync.Mutex
-	secrets []string
+	logs    drivertest.Log
+	secrets drivertest.Secrets
 }
 
 func newFixture(t *testing.T, opts sshd.Options) *fixture {
@@ -51,52 +45,16 @@ func newFixture(t *testing.T, opts sshd.Options) *fixture {
 	// secrets in its logs covers the command lines too.
 	opts.Config = append([]string{"LogLevel DEBUG3"}, opts.Config...)
 	f.srv = sshd.Start(t, opts)
-	f.drv = ssh.New(ssh.WithLogger(hclog.New(&hclog.LoggerOptions{
-		Name:   "ssh",
-		Output: &f.logs,
-		Level:  hclog.Trace,
-	})))
+	f.drv = ssh.New(ssh.WithLogger(f.logs.Logger("ssh")))
 	t.Cleanup(func() { f.checkLogs(t) })
 	return f
 }
 
-// secret registers values that must never appear in logs or errors.
-func (f *fixture) secret(values ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.secrets = append(f.secrets, values...)
-}
-
 func (f *fixture) checkLogs(t *testing.T) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	srvLogs, drvLogs := f.srv.Logs(), f.logs.String()
-	for _, s := range f.secrets {
-		if strings.Contains(srvLogs, s) {
-			t.Errorf("sshd logs hold a secret")
-		}
-		if strings.Contains(drvLogs, s) {
-			t.Errorf("driver logs hold a secret")
-		}
-	}
+	f.secrets.CheckLogs(t, map[string]string{"sshd": f.srv.Logs(), "driver": f.logs.String()})
 	if t.Failed() {
-		t.Logf("driver logs:\n%s", drvLogs)
-	}
-}
-
-// noSecret fails the test if err's message holds a registered secret.
-func (f *fixture) noSecret(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, s := range f.secrets {
-		if strings.Contains(err.Error(), s) {
-			t.Errorf("error message holds a secret: %v", err)
-		}
+		t.Logf("driver logs:\n%s", f.logs.String())
 	}
 }
 
@@ -104,7 +62,7 @@ func (f *fixture) noSecret(t *testing.T, err error) {
 func (f *fixture) user(t *testing.T) (name, password string) {
 	t.Helper()
 	name, password = sshd.UserName(t), sshd.Password(t)
-	f.secret(password)
+	f.secrets.Add(password)
 	sshd.CreateUser(t, name, password)
 	return name, password
 }
@@ -113,7 +71,7 @@ func (f *fixture) user(t *testing.T) (name, password string) {
 func (f *fixture) key(t *testing.T) (private []byte, authorized string) {
 	t.Helper()
 	private, authorized = sshd.GenerateKey(t)
-	f.secret(string(private))
+	f.secrets.Add(string(private))
 	return private, authorized
 }
 
@@ -130,29 +88,12 @@ func (f *fixture) check(t *testing.T, account string, cred sdk.Credential) error
 		Account:    account,
 		Credential: cred,
 	})
-	f.noSecret(t, err)
+	f.secrets.CheckError(t, err)
 	return err
-}
-
-func password(s string) sdk.Credential {
-	return sdk.Credential{Type: sdk.Password, Value: sdk.NewSecret([]byte(s))}
 }
 
 func sshKey(pem []byte) sdk.Credential {
 	return sdk.Credential{Type: sdk.SSHKey, Value: sdk.NewSecret(pem)}
-}
-
-// reason returns the reason of a driver error, or "" for nil.
-func reason(t *testing.T, err error) sdk.Reason {
-	t.Helper()
-	if err == nil {
-		return ""
-	}
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
-	}
-	return e.Reason
 }
 
 // plainLogin logs in with x/crypto/ssh directly, outside the driver, to
@@ -179,29 +120,4 @@ func plainKey(t *testing.T, pem []byte) xssh.AuthMethod {
 		t.Fatalf("parsing key: %v", err)
 	}
 	return xssh.PublicKeys(signer)
-}
-
-// timeoutContext returns a context for one test step.
-func timeoutContext(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

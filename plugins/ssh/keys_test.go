@@ -19,6 +19,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	xssh "golang.org/x/crypto/ssh"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -110,7 +111,7 @@ func (f *fixture) keyRequest(account string, current, next []byte) *sdk.ChangeRe
 func (f *fixture) change(ctx context.Context, t *testing.T, req *sdk.ChangeRequest) error {
 	t.Helper()
 	_, err := f.drv.Change(ctx, req)
-	f.noSecret(t, err)
+	f.secrets.CheckError(t, err)
 	return err
 }
 
@@ -122,7 +123,7 @@ func (f *fixture) reconcileLogin(t *testing.T, account string, withPassword bool
 	sshd.AllowSudo(t, rec, sshd.SudoRule{
 		RunAs: account, NoPassword: !withPassword, Commands: []string{"/bin/sh", "/usr/bin/sh"},
 	})
-	return &sdk.Login{Account: rec, Credential: password(recPassword)}
+	return &sdk.Login{Account: rec, Credential: drivertest.Password(recPassword)}
 }
 
 func TestChangeKeySelf(t *testing.T) {
@@ -166,11 +167,11 @@ func TestChangeKeyNewRefused(t *testing.T) {
 	f := newFixture(t, sshd.Options{Config: []string{"PubkeyAcceptedAlgorithms ssh-ed25519"}})
 	a := f.keyAccount(t, false)
 	nextPEM := ecdsaKey(t)
-	f.secret(string(nextPEM))
+	f.secrets.Add(string(nextPEM))
 	before := a.lines(t)
 
 	err := f.change(t.Context(), t, f.keyRequest(a.name, a.currentPEM, nextPEM))
-	if got := reason(t, err); got != sdk.ReasonAuthFailed {
+	if got := drivertest.Reason(t, err); got != sdk.ReasonAuthFailed {
 		t.Fatalf("Change: reason %q (%v), want auth_failed", got, err)
 	}
 	f.wantKeys(t, a, [][]byte{a.currentPEM}, [][]byte{nextPEM}, before)
@@ -192,7 +193,7 @@ func TestChangeKeyElsewhere(t *testing.T) {
 	nextPEM, _ := f.key(t)
 
 	err := f.change(t.Context(), t, f.keyRequest(a.name, a.currentPEM, nextPEM))
-	if got := reason(t, err); got != sdk.ReasonFailed {
+	if got := drivertest.Reason(t, err); got != sdk.ReasonFailed {
 		t.Fatalf("Change: reason %q (%v), want failed", got, err)
 	}
 	f.wantKeys(t, a, [][]byte{a.currentPEM}, [][]byte{nextPEM}, a.others)
@@ -298,11 +299,11 @@ func TestChangeKeyUnverified(t *testing.T) {
 			req.Target.Address = firstOnlyProxy(t, f.srv.Addr)
 
 			start := time.Now()
-			err := f.change(timeoutContext(t, deadline), t, req)
+			err := f.change(drivertest.Context(t, deadline), t, req)
 			if took := time.Since(start); took > deadline {
 				t.Errorf("Change took %v, past its deadline of %v", took, deadline)
 			}
-			if got := reason(t, err); got != sdk.ReasonTimeout {
+			if got := drivertest.Reason(t, err); got != sdk.ReasonTimeout {
 				t.Fatalf("Change: reason %q (%v), want timeout", got, err)
 			}
 			if !strings.Contains(err.Error(), "back in place") {

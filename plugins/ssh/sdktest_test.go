@@ -3,6 +3,7 @@ package ssh_test
 import (
 	"testing"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/internal/testtarget/sshd"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/sdk/sdktest"
@@ -46,10 +47,10 @@ func (f *fixture) passwordTarget(t *testing.T) sdktest.Target {
 		Current: sdk.NewSecret([]byte(pw)),
 		NewValue: func() sdk.Secret {
 			v := sshd.Password(t)
-			f.secret(v)
+			f.secrets.Add(v)
 			return sdk.NewSecret([]byte(v))
 		},
-		Reconcile: &sdk.Login{Account: recon, Credential: password(reconPW)},
+		Reconcile: &sdk.Login{Account: recon, Credential: drivertest.Password(reconPW)},
 		Reset: func(t *testing.T, value sdk.Secret) {
 			sshd.SetPassword(t, name, string(value.Reveal()))
 		},
@@ -85,7 +86,7 @@ func (f *fixture) keyTarget(t *testing.T) sdktest.Target {
 			v, _ := f.key(t)
 			return sdk.NewSecret(v)
 		},
-		Reconcile: &sdk.Login{Account: recon, Credential: password(reconPW)},
+		Reconcile: &sdk.Login{Account: recon, Credential: drivertest.Password(reconPW)},
 		// Reset puts the key where the driver keeps the key it manages,
 		// after its marker, as an operator who set the account's key by
 		// hand would. Beside it stays a key of someone else, which no

@@ -1,17 +1,16 @@
 package sdktest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/passman-dev/passman/agent/plugins"
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
 
@@ -41,7 +40,7 @@ func RunPlugin(t *testing.T, binaryPath string, tgt Target) {
 // startPlugin starts the plugin at path through a plugin host, which it
 // closes when the test ends, and returns the host, the driver's name and
 // the host's log.
-func startPlugin(t *testing.T, path string) (*plugins.Host, string, *syncBuffer) {
+func startPlugin(t *testing.T, path string) (*plugins.Host, string, *drivertest.Log) {
 	t.Helper()
 	base := filepath.Base(path)
 	name, ok := strings.CutPrefix(strings.TrimSuffix(base, ".exe"), plugins.ExecutablePrefix)
@@ -59,7 +58,7 @@ func startPlugin(t *testing.T, path string) (*plugins.Host, string, *syncBuffer)
 		t.Fatalf("sdktest: %v", err)
 	}
 
-	logs := &syncBuffer{}
+	logs := &drivertest.Log{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "agent", Output: logs, Level: hclog.Trace})
 	host := plugins.NewHost(specs, log)
 	t.Cleanup(host.Close)
@@ -113,22 +112,4 @@ func (h hostDriver) Change(
 		return nil, err
 	}
 	return d.Change(ctx, req)
-}
-
-// syncBuffer is a log output safe to write and read at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

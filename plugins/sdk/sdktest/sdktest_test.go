@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/passman-dev/passman/internal/drivertest"
 	"github.com/passman-dev/passman/plugins/file"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/sdk/sdktest"
@@ -78,7 +79,7 @@ func TestFaultyDriver(t *testing.T) {
 	current := sdk.NewSecret([]byte("Initial-" + rand.Text()))
 	writeEnv(t, path, current)
 
-	logs := &syncBuffer{}
+	logs := &drivertest.Log{}
 	d := &faulty{
 		Driver: file.NewWithLogger(hclog.New(&hclog.LoggerOptions{Output: logs})),
 		fault:  fault,
@@ -111,7 +112,7 @@ func writeEnv(t *testing.T, path string, value sdk.Secret) {
 type faulty struct {
 	sdk.Driver
 	fault string
-	log   *syncBuffer
+	log   *drivertest.Log
 
 	mu   sync.Mutex
 	jobs map[string]bool
@@ -167,21 +168,4 @@ func (f *faulty) replayed(jobID string) bool {
 	seen := f.jobs[jobID]
 	f.jobs[jobID] = true
 	return seen
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
