@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"syscall"
 
@@ -53,17 +51,6 @@ func (o operation) isBind() bool {
 	return o == opBind || o == opReconcileBind || o == opVerify
 }
 
-// unreachableErrnos are the socket errors that mean no route to the
-// directory or nothing listening there.
-var unreachableErrnos = []error{
-	syscall.ECONNREFUSED,
-	syscall.ECONNRESET,
-	syscall.EHOSTUNREACH,
-	syscall.ENETUNREACH,
-	syscall.EHOSTDOWN,
-	syscall.ENETDOWN,
-}
-
 // lockedDiagnostics are what Active Directory puts in the diagnostic
 // message of a refused bind when the password may be right but the
 // account cannot use it: locked, disabled, expired, or its password
@@ -81,7 +68,7 @@ func classify(ctx, within context.Context, err error, op operation) error {
 	switch {
 	case ctx.Err() != nil:
 		return contextError(ctx, op)
-	case within.Err() != nil || isTimeout(err):
+	case within.Err() != nil || sdk.IsTimeout(err):
 		return sdk.Errorf(sdk.ReasonTimeout, "%s: no answer from the directory in time", op)
 	}
 	var le *goldap.Error
@@ -110,24 +97,10 @@ func contextError(ctx context.Context, op operation) error {
 	return sdk.Errorf(sdk.ReasonFailed, "%s: cancelled: %v", op, context.Cause(ctx))
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout())
-}
-
+// isUnreachable reports whether err means the directory could not be
+// reached, counting a connection reset before it answered.
 func isUnreachable(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return true
-	}
-	for _, errno := range unreachableErrnos {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
+	return sdk.IsUnreachable(err) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // resultError maps a result code the directory sent back.
@@ -221,11 +194,5 @@ func redact(err error, secrets ...sdk.Secret) error {
 	if !errors.As(err, &se) {
 		return err
 	}
-	msg := se.Message
-	for _, v := range secrets {
-		if !v.IsEmpty() {
-			msg = strings.ReplaceAll(msg, string(v.Reveal()), "[redacted]")
-		}
-	}
-	return &sdk.Error{Reason: se.Reason, Message: msg}
+	return &sdk.Error{Reason: se.Reason, Message: sdk.Redact(se.Message, secrets...)}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,16 +30,6 @@ const notPermittedToLogIn = "not permitted to log in"
 // requireAuthFailed starts pgx's error when the server asked for another
 // authentication method than scram-sha-256.
 const requireAuthFailed = "authentication method requirement"
-
-// unreachableErrnos are the socket errors that mean no route to the
-// server or nothing listening there.
-var unreachableErrnos = []error{
-	syscall.ECONNREFUSED,
-	syscall.EHOSTUNREACH,
-	syscall.ENETUNREACH,
-	syscall.EHOSTDOWN,
-	syscall.ENETDOWN,
-}
 
 // classify turns a failed login into an *sdk.Error with the reason the
 // credential's status should show. ctx is the caller's context, dialCtx
@@ -116,26 +104,13 @@ func contextError(ctx context.Context) error {
 }
 
 func isTimeout(err error) bool {
-	var ne net.Error
-	return pgconn.Timeout(err) ||
-		errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout())
+	return pgconn.Timeout(err) || sdk.IsTimeout(err)
 }
 
 // isUnreachable reports whether err means the server could not be
 // reached, or closed the connection before it said anything.
 func isUnreachable(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-		return true
-	}
-	for _, errno := range unreachableErrnos {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
+	return sdk.IsUnreachable(err) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // refusedTLS is pgx's error when the server does not offer TLS. Under

@@ -14,12 +14,12 @@ import (
 func changeOwn(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	s, err := open(ctx, cfg, req.Account, req.Current)
 	if err != nil {
-		return annotate(err, "logging in with the current password")
+		return sdk.Annotate(err, "logging in with the current password")
 	}
 	defer s.close()
 	add, remove := ">"+string(req.New.Reveal()), "<"+string(req.Current.Reveal())
 	if err := s.setUser(ctx, req.Account, add, remove); err != nil {
-		return annotate(setUserError(ctx, err, true, req.New, req.Current), "changing the password")
+		return sdk.Annotate(setUserError(ctx, err, true, req.New, req.Current), "changing the password")
 	}
 	return saveAndVerify(ctx, cfg, s, req)
 }
@@ -34,7 +34,7 @@ func reconcile(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	rec := req.Reconcile
 	s, err := open(ctx, cfg, rec.Account, rec.Credential.Value)
 	if err != nil {
-		return annotate(err, "logging in as the reconcile account "+rec.Account)
+		return sdk.Annotate(err, "logging in as the reconcile account "+rec.Account)
 	}
 	defer s.close()
 	secrets := []sdk.Secret{req.New, rec.Credential.Value}
@@ -42,7 +42,7 @@ func reconcile(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	u, err := s.getUser(ctx, req.Account)
 	switch {
 	case err != nil:
-		return annotate(setUserError(ctx, err, false, secrets...), "reading the account")
+		return sdk.Annotate(setUserError(ctx, err, false, secrets...), "reading the account")
 	case u == nil:
 		return sdk.Errorf(sdk.ReasonFailed, "the target has no ACL user %q", req.Account)
 	case !u.enabled():
@@ -52,7 +52,7 @@ func reconcile(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	}
 
 	if err := s.setUser(ctx, req.Account, "resetpass", ">"+string(req.New.Reveal())); err != nil {
-		return annotate(setUserError(ctx, err, false, secrets...), "setting the password")
+		return sdk.Annotate(setUserError(ctx, err, false, secrets...), "setting the password")
 	}
 	return saveAndVerify(ctx, cfg, s, req)
 }
@@ -70,7 +70,7 @@ func saveAndVerify(ctx context.Context, cfg *config, s *session, req *sdk.Change
 func verifyNew(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	s, err := open(ctx, cfg, req.Account, req.New)
 	if err != nil {
-		return annotate(err, "logging in with the new password")
+		return sdk.Annotate(err, "logging in with the new password")
 	}
 	s.close()
 	return nil

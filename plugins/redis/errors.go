@@ -4,25 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"os"
-	"strings"
 	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/passman-dev/passman/plugins/sdk"
 )
-
-// unreachableErrnos are the socket errors that mean no route to the
-// target or nothing listening there.
-var unreachableErrnos = []error{
-	syscall.ECONNREFUSED,
-	syscall.EHOSTUNREACH,
-	syscall.ENETUNREACH,
-	syscall.EHOSTDOWN,
-	syscall.ENETDOWN,
-}
 
 // classify turns a failure to reach the server, log in or run a command
 // into an *sdk.Error with the reason the credential's status should
@@ -33,15 +20,15 @@ var unreachableErrnos = []error{
 // Redis answers WRONGPASS both to a wrong password and to a user that is
 // disabled, so a disabled account shows as auth_failed.
 func classify(ctx context.Context, err error, secrets ...sdk.Secret) error {
-	said := redact(err.Error(), secrets...)
+	said := sdk.Redact(err.Error(), secrets...)
 	switch {
-	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case sdk.IsTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return sdk.Errorf(sdk.ReasonTimeout, "no answer from the target in time: %s", said)
 	case ctx.Err() != nil:
 		return sdk.Errorf(sdk.ReasonFailed, "cancelled: %v", context.Cause(ctx))
 	case goredis.IsAuthError(err):
 		return sdk.Errorf(sdk.ReasonAuthFailed, "the target refused the credential: %s", said)
-	case isUnreachable(err):
+	case sdk.IsUnreachable(err):
 		return sdk.Errorf(sdk.ReasonUnreachable, "%s", said)
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
 		return sdk.Errorf(sdk.ReasonFailed, "the target closed the connection (%s); "+
@@ -81,7 +68,7 @@ func setUserError(ctx context.Context, err error, self bool, secrets ...sdk.Secr
 			"users: allow it +acl|getuser and +acl|setuser")
 	case isServerError(err):
 		return sdk.Errorf(sdk.ReasonFailed, "the target refused the ACL command: %s",
-			redact(err.Error(), secrets...))
+			sdk.Redact(err.Error(), secrets...))
 	}
 	return classify(ctx, err, secrets...)
 }
@@ -100,7 +87,7 @@ func persistError(ctx context.Context, err error, how string) error {
 		return sdk.Errorf(sdk.ReasonFailed, "the password was changed in the server's "+
 			"memory, but %s failed: %v", command, err)
 	}
-	return annotate(classify(ctx, err), "saving the change with "+command)
+	return sdk.Annotate(classify(ctx, err), "saving the change with "+command)
 }
 
 // isServerError reports whether err is an error answer of the server,
@@ -108,48 +95,4 @@ func persistError(ctx context.Context, err error, how string) error {
 func isServerError(err error) bool {
 	var e goredis.Error
 	return errors.As(err, &e)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout())
-}
-
-// isUnreachable reports whether err means the target could not be
-// reached.
-func isUnreachable(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return true
-	}
-	for _, errno := range unreachableErrnos {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
-}
-
-// redact replaces every occurrence of the secrets in s.
-func redact(s string, secrets ...sdk.Secret) string {
-	for _, v := range secrets {
-		if !v.IsEmpty() {
-			s = strings.ReplaceAll(s, string(v.Reveal()), "[redacted]")
-		}
-	}
-	return s
-}
-
-// annotate returns err as an *sdk.Error whose message starts with what
-// was being done, keeping err's reason, or ReasonFailed when it has none.
-// The SDK sends only an *sdk.Error's reason and message to the agent, so
-// context must go into the message itself.
-func annotate(err error, doing string) error {
-	var e *sdk.Error
-	if errors.As(err, &e) {
-		return &sdk.Error{Reason: e.Reason, Message: doing + ": " + e.Message}
-	}
-	return sdk.Errorf(sdk.ReasonFailed, "%s: %v", doing, err)
 }

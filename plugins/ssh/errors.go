@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"os"
 	"strings"
 	"syscall"
 
@@ -35,16 +33,6 @@ var (
 	errAskedNewAgain = errors.New("passwd refused the new password")
 )
 
-// unreachableErrnos are the socket errors that mean no route to the
-// target or nothing listening there.
-var unreachableErrnos = []error{
-	syscall.ECONNREFUSED,
-	syscall.EHOSTUNREACH,
-	syscall.ENETUNREACH,
-	syscall.EHOSTDOWN,
-	syscall.ENETDOWN,
-}
-
 // classify turns a failed login into an *sdk.Error with the reason the
 // credential's status should show. ctx is the caller's context, dialCtx
 // the one bounded by the connect timeout.
@@ -55,7 +43,7 @@ func classify(ctx, dialCtx context.Context, err error, hk *hostKeyCheck, auth *a
 		return hk.mismatchError()
 	case ctx.Err() != nil:
 		return contextError(ctx)
-	case dialCtx.Err() != nil || isTimeout(err):
+	case dialCtx.Err() != nil || sdk.IsTimeout(err):
 		return sdk.Errorf(sdk.ReasonTimeout, "no answer from the target in time: %v", err)
 	case errors.Is(err, errNewPassword):
 		return sdk.Errorf(sdk.ReasonLockedOut,
@@ -82,13 +70,6 @@ func contextError(ctx context.Context) error {
 	return nil
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout())
-}
-
 func isAuthFailure(err error) bool {
 	return errors.Is(err, errPasswordRefused) ||
 		errors.Is(err, errUnexpectedPrompt) ||
@@ -110,27 +91,8 @@ func isBareKeyboardFailure(err error) bool {
 // reached. A connection closed before the target showed its host key
 // counts: something refused it before SSH began.
 func isUnreachable(err error, observed bool) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return true
-	}
-	for _, errno := range unreachableErrnos {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return !observed && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
-}
-
-// redact replaces every occurrence of the secrets in s, for messages that
-// quote what a target printed.
-func redact(s string, secrets ...sdk.Secret) string {
-	for _, v := range secrets {
-		if !v.IsEmpty() {
-			s = strings.ReplaceAll(s, string(v.Reveal()), "[redacted]")
-		}
-	}
-	return s
+	return sdk.IsUnreachable(err) ||
+		!observed && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
 }
 
 // lastLines returns the last n non-empty lines of s, joined by "; ",
@@ -143,16 +105,4 @@ func lastLines(s string, n int) string {
 		}
 	}
 	return strings.Join(lines[max(0, len(lines)-n):], "; ")
-}
-
-// annotate returns err as an *sdk.Error whose message starts with what
-// was being done, keeping err's reason, or ReasonFailed when it has none.
-// The SDK sends only an *sdk.Error's reason and message to the agent, so
-// context must go into the message itself.
-func annotate(err error, doing string) error {
-	var e *sdk.Error
-	if errors.As(err, &e) {
-		return &sdk.Error{Reason: e.Reason, Message: doing + ": " + e.Message}
-	}
-	return sdk.Errorf(sdk.ReasonFailed, "%s: %v", doing, err)
 }

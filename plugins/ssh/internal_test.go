@@ -3,14 +3,11 @@ package ssh
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 
 	xssh "golang.org/x/crypto/ssh"
-
-	"github.com/passman-dev/passman/plugins/sdk"
 )
 
 func TestPromptKind(t *testing.T) {
@@ -88,26 +85,6 @@ func TestShellQuote(t *testing.T) {
 		if err != nil || string(out) != s {
 			t.Errorf("sh printed %q (%v) for %q", out, err, s)
 		}
-	}
-}
-
-func TestRedact(t *testing.T) {
-	pw := sdk.NewSecret([]byte("hunter2"))
-	got := redact("sorry hunter2, hunter2 is bad", pw, sdk.Secret{})
-	if want := "sorry [redacted], [redacted] is bad"; got != want {
-		t.Errorf("redact = %q, want %q", got, want)
-	}
-}
-
-func TestAnnotate(t *testing.T) {
-	err := annotate(sdk.Errorf(sdk.ReasonAuthFailed, "refused"), "logging in")
-	var e *sdk.Error
-	if !errors.As(err, &e) || e.Reason != sdk.ReasonAuthFailed || e.Message != "logging in: refused" {
-		t.Errorf("annotate kept %#v", err)
-	}
-	err = annotate(errors.New("boom"), "running")
-	if !errors.As(err, &e) || e.Reason != sdk.ReasonFailed || e.Message != "running: boom" {
-		t.Errorf("annotate of a plain error gave %#v", err)
 	}
 }
 

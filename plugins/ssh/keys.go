@@ -71,7 +71,7 @@ func rotateKey(
 ) (string, error) {
 	before, err := readKeyFile(ctx, edit, account)
 	if err != nil {
-		return "", annotate(err, "reading authorized_keys")
+		return "", sdk.Annotate(err, "reading authorized_keys")
 	}
 	after := replaceManaged(before.content, keys)
 
@@ -109,7 +109,7 @@ func swapKeys(
 
 	err := writeKeyFile(swapCtx, edit, account, before.state, cksum(after), after)
 	if err != nil {
-		err = annotate(err, "writing the new authorized_keys")
+		err = sdk.Annotate(err, "writing the new authorized_keys")
 		// Only a write cut short may have happened.
 		if swapCtx.Err() == nil {
 			return "", err
@@ -132,10 +132,10 @@ func restoreKeys(
 ) error {
 	err := writeKeyFile(ctx, edit, account, cksum(after), before.state, before.content)
 	if err != nil {
-		return annotate(cause, fmt.Sprintf(
+		return sdk.Annotate(cause, fmt.Sprintf(
 			"putting the previous authorized_keys back failed (%v)", err))
 	}
-	return annotate(cause, "the previous authorized_keys is back in place")
+	return sdk.Annotate(cause, "the previous authorized_keys is back in place")
 }
 
 // maxRestoreReserve bounds the time kept back from a change's deadline

@@ -41,7 +41,7 @@ func verifyNew(
 ) (string, error) {
 	hostKey, err := check(ctx, cfg, login{account: account, cred: cred})
 	if err != nil {
-		return "", annotate(err,
+		return "", sdk.Annotate(err,
 			"the target took the new credential, but logging in with it failed")
 	}
 	return hostKey, nil
@@ -166,7 +166,7 @@ func (d *dialog) result(ctx context.Context, dialogErr, waitErr error) error {
 	if err := contextError(ctx); err != nil {
 		return err
 	}
-	said := redact(d.said(), d.current, d.next)
+	said := sdk.Redact(d.said(), d.current, d.next)
 	switch {
 	case errors.Is(dialogErr, errAskedCurrentAgain):
 		return sdk.Errorf(sdk.ReasonAuthFailed, "%v: %s", dialogErr, said)

@@ -69,7 +69,7 @@ func (c *conn) elevate(
 
 // sudoRefusal explains why sudo -v refused the reconcile account.
 func sudoRefusal(out *output, pw sdk.Secret) error {
-	said := redact(lastLines(out.stderr, 2), pw)
+	said := sdk.Redact(lastLines(out.stderr, 2), pw)
 	if strings.Contains(out.stderr, "incorrect password") {
 		return sdk.Errorf(sdk.ReasonAuthFailed,
 			"sudo refused the reconcile account's password: %s", said)
@@ -85,7 +85,7 @@ func needsPassword(out *output) bool {
 // commandError reports a remote command that exited with an error, as
 // rejected when its output reads like a refusal of the new value.
 func commandError(name string, out *output, secrets ...sdk.Secret) error {
-	said := redact(lastLines(out.stderr+"\n"+out.stdout, 3), secrets...)
+	said := sdk.Redact(lastLines(out.stderr+"\n"+out.stdout, 3), secrets...)
 	if refusal(out.stderr + out.stdout) {
 		return sdk.Errorf(sdk.ReasonRejected, "%s refused the change: %s", name, said)
 	}
