@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -25,6 +24,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/secret"
 	"github.com/passman-dev/passman/internal/wire"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -429,13 +429,13 @@ func (b *testBus) consumerInfo(t *testing.T, agentID string) *jetstream.Consumer
 // runningAgent is an agent run by a test.
 type runningAgent struct {
 	stop func()
-	logs *syncBuffer
+	logs *logbuf.Buffer
 }
 
 // startAgent runs the agent of dir until the test ends or stop is called.
 func startAgent(t *testing.T, dir string, drivers DriverSource, mod func(*Config)) *runningAgent {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(logbuf.Buffer)
 	cfg := Config{
 		DataDir: dir, Drivers: drivers, Version: "1.2.3", HeartbeatEvery: 50 * time.Millisecond,
 		DeadlineMargin: 300 * time.Millisecond,
@@ -461,24 +461,6 @@ func startAgent(t *testing.T, dir string, drivers DriverSource, mod func(*Config
 	}
 	t.Cleanup(stop)
 	return &runningAgent{stop: stop, logs: logs}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // fakeDriver is a driver whose targets are a map from account to the

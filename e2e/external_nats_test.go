@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/passman-dev/passman/api"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/testserver"
 	"github.com/passman-dev/passman/server"
 	"github.com/passman-dev/passman/server/model"
@@ -23,7 +24,7 @@ import (
 type natsServerProc struct {
 	cmd  *exec.Cmd
 	conf string
-	logs *testserver.SyncBuffer
+	logs *logbuf.Buffer
 	addr string
 }
 
@@ -44,7 +45,7 @@ func startExternalNATS(t *testing.T, dataDir, authorization string) *natsServerP
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	n := &natsServerProc{conf: filepath.Join(t.TempDir(), "nats.conf"), logs: &testserver.SyncBuffer{},
+	n := &natsServerProc{conf: filepath.Join(t.TempDir(), "nats.conf"), logs: &logbuf.Buffer{},
 		addr: addr}
 	n.write(t, dataDir, authorization)
 	n.cmd = exec.Command(exe, "-c", n.conf)

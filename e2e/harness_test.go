@@ -15,6 +15,7 @@ import (
 	"github.com/passman-dev/passman/agent/plugins"
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/testserver"
 	"github.com/passman-dev/passman/internal/testtarget/netns"
 	"github.com/passman-dev/passman/server/model"
@@ -112,7 +113,7 @@ func (e *env) enroll(zone string) string {
 type agentProc struct {
 	t    testing.TB
 	cmd  *exec.Cmd
-	logs *testserver.SyncBuffer
+	logs *logbuf.Buffer
 	done chan error
 	id   string
 }
@@ -140,7 +141,7 @@ func (e *env) runAgent(dir string, ns *netns.NS, extra ...string) *agentProc {
 	} else {
 		cmd = exec.Command(filepath.Join(bin, "passman"), args...)
 	}
-	a := &agentProc{t: e.t, cmd: cmd, logs: &testserver.SyncBuffer{}, done: make(chan error, 1)}
+	a := &agentProc{t: e.t, cmd: cmd, logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = a.logs, a.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/secret"
-	"github.com/passman-dev/passman/internal/testserver"
 )
 
 // serverProc is `passman server run` as a process of its own, so that a
@@ -32,7 +32,7 @@ type serverProc struct {
 	// c is a client with the administrator's token.
 	c *client.Client
 	// logs holds the output of every run of the process.
-	logs *testserver.SyncBuffer
+	logs *logbuf.Buffer
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -44,7 +44,7 @@ type serverProc struct {
 // the vault. The process is killed at cleanup.
 func startServerProc(t *testing.T, natsHost string) *serverProc {
 	t.Helper()
-	p := &serverProc{dir: filepath.Join(t.TempDir(), "server"), logs: &testserver.SyncBuffer{},
+	p := &serverProc{dir: filepath.Join(t.TempDir(), "server"), logs: &logbuf.Buffer{},
 		apiAddr: freeAddr(t, "127.0.0.1"), natsAddr: freeAddr(t, natsHost)}
 	p.init(t, natsHost)
 	ca, err := os.ReadFile(p.caPath)

@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/plugins/file"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -63,27 +62,9 @@ func pluginDir(t *testing.T, name string) string {
 	return dir
 }
 
-// syncBuffer is a log output that tests read while plugins write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startHost starts a host for the plugins of dir, logging to the returned
 // buffer, and closes it when the test ends.
-func startHost(t *testing.T, dir string) (*Host, *syncBuffer) {
+func startHost(t *testing.T, dir string) (*Host, *logbuf.Buffer) {
 	t.Helper()
 	specs, err := ReadChecksums(dir)
 	if err != nil {
@@ -96,9 +77,9 @@ func startHost(t *testing.T, dir string) (*Host, *syncBuffer) {
 	return h, buf
 }
 
-func newHost(t *testing.T, specs []Spec) (*Host, *syncBuffer) {
+func newHost(t *testing.T, specs []Spec) (*Host, *logbuf.Buffer) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "agent", Output: buf, Level: hclog.Debug})
 	h := NewHost(specs, log)
 	t.Cleanup(h.Close)

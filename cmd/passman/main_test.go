@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/testserver"
 	"github.com/passman-dev/passman/server"
 	"github.com/passman-dev/passman/server/audit"
@@ -161,7 +162,7 @@ func TestServerInitTable(t *testing.T) {
 }
 
 func TestDev(t *testing.T) {
-	stdout, stderr := &testserver.SyncBuffer{}, &testserver.SyncBuffer{}
+	stdout, stderr := &logbuf.Buffer{}, &logbuf.Buffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	m := &cmdline{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr,
@@ -205,7 +206,7 @@ func TestDev(t *testing.T) {
 
 // waitForBanner waits for passman dev to print its exports and returns
 // them.
-func waitForBanner(t *testing.T, stdout *testserver.SyncBuffer, done <-chan int) map[string]string {
+func waitForBanner(t *testing.T, stdout *logbuf.Buffer, done <-chan int) map[string]string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(stdout.String(), "Press Ctrl-C") {

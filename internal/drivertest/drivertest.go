@@ -5,7 +5,6 @@
 package drivertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
 
@@ -64,24 +64,7 @@ func (s *Secrets) CheckError(t testing.TB, err error) {
 }
 
 // Log keeps what a driver logs. It is safe for concurrent writers.
-type Log struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (l *Log) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns what was written.
-func (l *Log) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type Log struct{ logbuf.Buffer }
 
 // Logger returns a logger named name that writes everything, down to
 // trace level, to l.

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/client"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/server"
 	"github.com/passman-dev/passman/server/service"
 	"github.com/passman-dev/passman/server/vault"
@@ -44,27 +44,7 @@ type Server struct {
 	CACert      []byte
 	// Admin is a client with the administrator's token.
 	Admin *client.Client
-	Logs  *SyncBuffer
-}
-
-// SyncBuffer is a bytes.Buffer safe for concurrent writers.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	Logs  *logbuf.Buffer
 }
 
 // Config shapes a test server. The zero Config is a server on loopback.
@@ -118,7 +98,7 @@ func StartClosed(t testing.TB) *Server {
 func startClosed(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	logs := &SyncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
 	hosts := append([]string{"localhost", "127.0.0.1"}, cfg.Hosts...)
 	boot, err := server.Init(dir, server.InitOptions{Vault: FastVault, Hosts: hosts}, log)
@@ -138,7 +118,7 @@ func startClosed(t testing.TB, cfg Config) *Server {
 // initialised itself with server.Init.
 func Adopt(t testing.TB, dir string, boot *service.Bootstrap, cfg Config) *Server {
 	t.Helper()
-	logs := &SyncBuffer{}
+	logs := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
 	if cfg.NATSHost == "" {
 		cfg.NATSHost = "127.0.0.1"

@@ -1,7 +1,6 @@
 package file_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/passman-dev/passman/internal/drivertest"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/plugins/file"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -86,7 +86,7 @@ var nastyValues = []struct{ name, value string }{
 // for secrets at its end.
 func newDriver(t *testing.T, secrets ...string) *file.Driver {
 	t.Helper()
-	var buf syncBuffer
+	var buf logbuf.Buffer
 	t.Cleanup(func() {
 		for _, s := range append(secrets, oldValue) {
 			if strings.Contains(buf.String(), s) {
@@ -95,23 +95,6 @@ func newDriver(t *testing.T, secrets ...string) *file.Driver {
 		}
 	})
 	return file.NewWithLogger(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace}))
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // writeFixture writes f into dir and returns its path.

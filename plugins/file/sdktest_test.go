@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/plugins/file"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/sdk/sdktest"
@@ -20,7 +21,7 @@ import (
 func TestConformance(t *testing.T) {
 	t.Run("in process", func(t *testing.T) {
 		tgt := conformanceTarget(t)
-		var logs syncBuffer
+		var logs logbuf.Buffer
 		tgt.Logs = logs.String
 		d := file.NewWithLogger(hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace}))
 		sdktest.Run(t, d, tgt)

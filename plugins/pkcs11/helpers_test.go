@@ -3,7 +3,6 @@
 package pkcs11_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/testtarget/softhsm"
 	"github.com/passman-dev/passman/plugins/pkcs11"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -26,7 +26,7 @@ type fixture struct {
 	tok *softhsm.Token
 	drv *pkcs11.Driver
 
-	logs syncBuffer
+	logs logbuf.Buffer
 	mu   sync.Mutex
 	pins []string
 }
@@ -141,21 +141,3 @@ func soLogin(pin string) *sdk.Login {
 }
 
 func secret(s string) sdk.Secret { return sdk.NewSecret([]byte(s)) }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

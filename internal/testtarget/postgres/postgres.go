@@ -9,7 +9,6 @@
 package postgres
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -20,10 +19,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/passman-dev/passman/internal/logbuf"
+	"github.com/passman-dev/passman/internal/testtarget/proc"
 )
 
 // binGlob finds the server's programs of every installed major version.
@@ -80,14 +81,13 @@ type Server struct {
 	// empty without TLS.
 	CACert string
 
-	dir  string
-	bin  string
-	cmd  *exec.Cmd
-	logs *logBuffer
+	dir string
+	bin string
+	// proc is the server's current run.
+	proc *proc.Process
+	logs logbuf.Buffer
 	// logStart is where the logs of the last start begin.
 	logStart int
-	done     chan struct{}
-	once     sync.Once
 }
 
 // Start starts a server with the zero Options and stops it at cleanup.
@@ -104,7 +104,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	requireRoot(t)
 	bin := binDir(t)
 	uid, gid := postgresIDs(t)
-	s := &Server{SuperPassword: Password(t), logs: &logBuffer{}}
+	s := &Server{SuperPassword: Password(t)}
 	s.dir, s.bin = ownedDir(t, uid, gid), bin
 	t.Cleanup(func() { _ = os.RemoveAll(s.dir) })
 
@@ -151,18 +151,9 @@ func (s *Server) Logs() string { return s.logs.String() }
 // Stop stops the server with a fast shutdown and waits for it to exit.
 // It is safe to call more than once.
 func (s *Server) Stop() {
-	s.once.Do(func() {
-		if s.cmd == nil {
-			return
-		}
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.done:
-		case <-time.After(stopTimeout):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
+	if s.proc != nil {
+		s.proc.Stop(syscall.SIGINT, stopTimeout)
+	}
 }
 
 // binDir returns the bin directory of the newest installed PostgreSQL.
@@ -310,42 +301,24 @@ func (s *Server) serverArgs(data string, extra []string) []string {
 
 func (s *Server) start(t testing.TB, postgres string, args []string, uid, gid uint32) {
 	t.Helper()
-	s.done = make(chan struct{})
 	s.logStart = len(s.Logs())
-	s.cmd = asPostgres(postgres, s.dir, uid, gid, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting postgres: %v", err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
+	s.proc = proc.Start(t, "postgres", asPostgres(postgres, s.dir, uid, gid, args...), &s.logs)
 }
 
 // waitReady polls until the superuser logs in. It returns errPortTaken
 // when the server exited because its port was in use.
 func (s *Server) waitReady(t testing.TB) error {
 	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := s.login(probeTimeout, SuperUser, s.SuperPassword)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-s.done:
-			if strings.Contains(s.Logs()[s.logStart:], "Address already in use") {
-				return errPortTaken
-			}
-			return errors.New("postgres exited before accepting logins")
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no login on %s after %v: %w", s.Addr, startTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	err := s.proc.Wait(startTimeout, func() error { return s.login(probeTimeout, SuperUser, s.SuperPassword) })
+	switch {
+	case errors.Is(err, proc.ErrExited) && strings.Contains(s.Logs()[s.logStart:], "Address already in use"):
+		return errPortTaken
+	case errors.Is(err, proc.ErrExited):
+		return errors.New("postgres exited before accepting logins")
+	case err != nil:
+		return fmt.Errorf("no login on %s after %v: %w", s.Addr, startTimeout, err)
 	}
+	return nil
 }
 
 func requireRoot(t testing.TB) {
@@ -353,22 +326,4 @@ func requireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Fatal("starting postgres as the postgres user needs root")
 	}
-}
-
-// logBuffer collects a process's output for several readers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passman-dev/passman/internal/logbuf"
 )
 
 // Monitor is a connection of AdminUser that runs MONITOR: the server
@@ -15,7 +17,7 @@ import (
 type Monitor struct {
 	srv   *Server
 	conn  net.Conn
-	lines *logBuffer
+	lines *logbuf.Buffer
 	done  chan struct{}
 }
 
@@ -30,7 +32,7 @@ func (s *Server) Monitor(t testing.TB) *Monitor {
 	if err != nil {
 		t.Fatalf("connecting the monitor: %v", err)
 	}
-	m := &Monitor{srv: s, conn: conn, lines: &logBuffer{}, done: make(chan struct{})}
+	m := &Monitor{srv: s, conn: conn, lines: &logbuf.Buffer{}, done: make(chan struct{})}
 	t.Cleanup(m.close)
 
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))

@@ -13,7 +13,6 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -28,6 +27,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/passman-dev/passman/internal/logbuf"
+	"github.com/passman-dev/passman/internal/testtarget/proc"
 )
 
 // Binary is where the server is expected.
@@ -67,16 +69,10 @@ type Server struct {
 	// CA, or "" for a server without TLS.
 	CACert string
 
-	logs *logBuffer
+	logs logbuf.Buffer
 	mu   sync.Mutex
-	proc *process
-}
-
-// process is one run of redis-server.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	once sync.Once
+	// proc is the server's current run.
+	proc *proc.Process
 }
 
 // Start starts a server with the zero Options.
@@ -93,7 +89,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	// go-redis logs dial failures on stderr, which the polling below
 	// expects; the test's own messages say what went wrong.
 	logging.Disable()
-	s := &Server{Addr: freeAddr(t), AdminPassword: Password(t), logs: &logBuffer{}}
+	s := &Server{Addr: freeAddr(t), AdminPassword: Password(t)}
 	s.writeConfig(t, t.TempDir(), opts)
 	t.Cleanup(func() {
 		s.Stop()
@@ -123,38 +119,21 @@ func (s *Server) Stop() {
 	p := s.proc
 	s.mu.Unlock()
 	if p != nil {
-		p.stop()
+		p.Stop(syscall.SIGTERM, 5*time.Second)
 	}
 }
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	p := &process{cmd: exec.Command(Binary, s.Config), done: make(chan struct{})}
-	p.cmd.Dir = filepath.Dir(s.Config)
-	p.cmd.Stdout, p.cmd.Stderr = s.logs, s.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
+	cmd := exec.Command(Binary, s.Config)
+	cmd.Dir = filepath.Dir(s.Config)
+	p := proc.Start(t, "redis-server", cmd, &s.logs)
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
-	s.waitReady(t, p)
-}
-
-func (p *process) stop() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	if err := p.Wait(startTimeout, s.ping); err != nil {
+		t.Fatalf("redis-server does not answer on %s: %v\n%s", s.Addr, err, s.Logs())
+	}
 }
 
 // writeConfig writes redis.conf, and users.acl with opts.ACLFile, into
@@ -195,28 +174,6 @@ func (s *Server) writeConfig(t testing.TB, dir string, opts Options) {
 
 // joinLines joins lines into the text of a file.
 func joinLines(lines []string) []byte { return []byte(strings.Join(lines, "\n") + "\n") }
-
-// waitReady polls the server until the administrator can PING it.
-func (s *Server) waitReady(t testing.TB, p *process) {
-	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := s.ping()
-		if err == nil {
-			return
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("redis-server exited before answering: %s", s.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server at %s does not answer after %v: %v\n%s",
-				s.Addr, startTimeout, err, s.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func (s *Server) ping() error {
 	c := s.client(AdminUser, s.AdminPassword)
@@ -270,22 +227,4 @@ func requireBinary(t testing.TB) {
 	}
 	t.Fatalf("%s is missing: run scripts/test-deps, which installs the apt package redis-server",
 		Binary)
-}
-
-// logBuffer collects a process's output for several readers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,7 +10,6 @@
 package slapd
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -19,12 +18,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/passman-dev/passman/internal/logbuf"
+	"github.com/passman-dev/passman/internal/testtarget/proc"
 )
 
 // Binary is where the server is expected.
@@ -93,10 +94,8 @@ type Server struct {
 
 	dir  string
 	tls  *tls.Config
-	cmd  *exec.Cmd
-	logs *logBuffer
-	done chan struct{}
-	once sync.Once
+	proc *proc.Process
+	logs logbuf.Buffer
 }
 
 // Start starts slapd in the foreground with a fresh database, waits
@@ -113,8 +112,6 @@ func Start(t testing.TB, opts Options) *Server {
 		AdminDN:       ServiceDN(AdminName),
 		AdminPassword: Password(t),
 		dir:           t.TempDir(),
-		logs:          &logBuffer{},
-		done:          make(chan struct{}),
 	}
 	urls := []string{"ldap://" + s.Addr + "/"}
 	var tlsFiles *certFiles
@@ -144,17 +141,7 @@ func (s *Server) Logs() string { return s.logs.String() }
 
 // Stop stops the server and waits for it to exit. It is safe to call more
 // than once.
-func (s *Server) Stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-}
+func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM, 5*time.Second) }
 
 // TLSConfig returns a client configuration that trusts the server's CA,
 // for tests that speak TLS to it themselves, or nil without TLS.
@@ -184,36 +171,15 @@ func clientTLS(t testing.TB, caFile string) *tls.Config {
 // their values.
 func (s *Server) start(t testing.TB, conf string, urls []string) {
 	t.Helper()
-	s.cmd = exec.Command(Binary, "-f", conf, "-h", strings.Join(urls, " "), "-d", "stats")
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting slapd: %v", err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
+	cmd := exec.Command(Binary, "-f", conf, "-h", strings.Join(urls, " "), "-d", "stats")
+	s.proc = proc.Start(t, "slapd", cmd, &s.logs)
 }
 
 // waitReady polls until the root DN can bind.
 func (s *Server) waitReady(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := s.bind(RootDN, s.RootPassword)
-		if err == nil {
-			return
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("slapd exited before answering: %s", s.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slapd does not answer on %s after %v: %v\n%s",
-				s.Addr, startTimeout, err, s.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := s.proc.Wait(startTimeout, func() error { return s.bind(RootDN, s.RootPassword) }); err != nil {
+		t.Fatalf("slapd does not answer on %s: %v\n%s", s.Addr, err, s.Logs())
 	}
 }
 
@@ -273,22 +239,4 @@ func writeFile(t testing.TB, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatalf("writing %s: %v", filepath.Base(path), err)
 	}
-}
-
-// logBuffer collects a process's output for several readers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,19 +9,19 @@
 package sshd
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/internal/testtarget/netns"
+	"github.com/passman-dev/passman/internal/testtarget/proc"
 )
 
 // Binary is where the server is expected.
@@ -56,10 +56,8 @@ type Server struct {
 	// a comment or newline.
 	HostKey string
 
-	cmd  *exec.Cmd
-	logs *logBuffer
-	done chan struct{}
-	once sync.Once
+	proc *proc.Process
+	logs logbuf.Buffer
 }
 
 // Start starts sshd in the foreground with a fresh ed25519 host key and
@@ -79,7 +77,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 
 	dir := t.TempDir()
-	s := &Server{Addr: listenAddr(t, opts), logs: &logBuffer{}, done: make(chan struct{})}
+	s := &Server{Addr: listenAddr(t, opts)}
 	s.HostKey = writeHostKey(t, filepath.Join(dir, "host_key"))
 	cfg := writeConfig(t, dir, s.Addr, opts.Config, rootKeys(t, dir, opts.RootKeys))
 
@@ -99,56 +97,24 @@ func (s *Server) Logs() string { return s.logs.String() }
 
 // Stop stops the server and waits for it to exit. It is safe to call more
 // than once.
-func (s *Server) Stop() {
-	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-}
+func (s *Server) Stop() { s.proc.Stop(syscall.SIGTERM, 5*time.Second) }
 
 func (s *Server) start(t testing.TB, cfg string, ns *netns.NS) {
 	t.Helper()
 	args := []string{"-D", "-e", "-f", cfg}
+	cmd := exec.Command(Binary, args...)
 	if ns != nil {
-		s.cmd = ns.Command(context.Background(), Binary, args...)
-	} else {
-		s.cmd = exec.Command(Binary, args...)
+		cmd = ns.Command(context.Background(), Binary, args...)
 	}
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting sshd: %v", err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
+	s.proc = proc.Start(t, "sshd", cmd, &s.logs)
 }
 
 // waitListening polls the server's address until it accepts a connection,
 // from inside the namespace when there is one.
 func (s *Server) waitListening(t testing.TB, ns *netns.NS) {
 	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := s.probe(ns)
-		if err == nil {
-			return
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("sshd exited before listening: %s", s.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd is not listening on %s after %v: %v\n%s",
-				s.Addr, startTimeout, err, s.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := s.proc.Wait(startTimeout, func() error { return s.probe(ns) }); err != nil {
+		t.Fatalf("sshd is not listening on %s: %v\n%s", s.Addr, err, s.Logs())
 	}
 }
 
@@ -285,22 +251,4 @@ func requireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Fatal("starting sshd and managing users needs root")
 	}
-}
-
-// logBuffer collects a process's output for several readers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/passman-dev/passman/agent/plugins"
-	"github.com/passman-dev/passman/internal/drivertest"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/plugins/sdk"
 )
 
@@ -40,7 +40,7 @@ func RunPlugin(t *testing.T, binaryPath string, tgt Target) {
 // startPlugin starts the plugin at path through a plugin host, which it
 // closes when the test ends, and returns the host, the driver's name and
 // the host's log.
-func startPlugin(t *testing.T, path string) (*plugins.Host, string, *drivertest.Log) {
+func startPlugin(t *testing.T, path string) (*plugins.Host, string, *logbuf.Buffer) {
 	t.Helper()
 	base := filepath.Base(path)
 	name, ok := strings.CutPrefix(strings.TrimSuffix(base, ".exe"), plugins.ExecutablePrefix)
@@ -58,7 +58,7 @@ func startPlugin(t *testing.T, path string) (*plugins.Host, string, *drivertest.
 		t.Fatalf("sdktest: %v", err)
 	}
 
-	logs := &drivertest.Log{}
+	logs := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "agent", Output: logs, Level: hclog.Trace})
 	host := plugins.NewHost(specs, log)
 	t.Cleanup(host.Close)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/passman-dev/passman/internal/drivertest"
+	"github.com/passman-dev/passman/internal/logbuf"
 	"github.com/passman-dev/passman/plugins/file"
 	"github.com/passman-dev/passman/plugins/sdk"
 	"github.com/passman-dev/passman/plugins/sdk/sdktest"
@@ -79,7 +79,7 @@ func TestFaultyDriver(t *testing.T) {
 	current := sdk.NewSecret([]byte("Initial-" + rand.Text()))
 	writeEnv(t, path, current)
 
-	logs := &drivertest.Log{}
+	logs := &logbuf.Buffer{}
 	d := &faulty{
 		Driver: file.NewWithLogger(hclog.New(&hclog.LoggerOptions{Output: logs})),
 		fault:  fault,
@@ -112,7 +112,7 @@ func writeEnv(t *testing.T, path string, value sdk.Secret) {
 type faulty struct {
 	sdk.Driver
 	fault string
-	log   *drivertest.Log
+	log   *logbuf.Buffer
 
 	mu   sync.Mutex
 	jobs map[string]bool
