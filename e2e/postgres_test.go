@@ -105,16 +105,7 @@ func TestPostgresCredentials(t *testing.T) {
 		pg.CreateRole(t, role, pgtest.Password(t))
 		path := e.createPGAccount(role, "")
 
-		r := e.resetOnTarget(path, model.Password)
-		j := r.last(t)
-		if !r.started.Job.Reconcile || j.ID != r.started.Job.ID || j.State != model.JobSucceeded {
-			t.Fatalf("reset = job %s %s %s %q reconcile %v, want job %s succeeded by reconcile",
-				j.ID, j.State, j.Reason, j.Outcome, r.started.Job.Reconcile, r.started.Job.ID)
-		}
-		if a := e.waitSettled(path); a.Status != model.InSync {
-			t.Errorf("after the reconcile the account is %s, want InSync", a.Status)
-		}
-		v := e.checkout(path, model.Password)
+		v := e.resetByReconcile(path)
 		secrets = append(secrets, v)
 		wantPGLogin(t, pg, role, v, "")
 	})

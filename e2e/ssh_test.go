@@ -53,6 +53,23 @@ func (e *env) resetOnTarget(path string, typ model.CredentialType) *resetOutput 
 	return parseResetOutput(e.t, out)
 }
 
+// resetByReconcile resets the password of an account whose current one
+// PassMan does not know, which the target's reconcile account does, and
+// returns the new password once the account is InSync.
+func (e *env) resetByReconcile(path string) string {
+	e.t.Helper()
+	r := e.resetOnTarget(path, model.Password)
+	j := r.last(e.t)
+	if !r.started.Job.Reconcile || j.ID != r.started.Job.ID || j.State != model.JobSucceeded {
+		e.t.Fatalf("reset = job %s %s %s %q reconcile %v, want job %s succeeded by reconcile",
+			j.ID, j.State, j.Reason, j.Outcome, r.started.Job.Reconcile, r.started.Job.ID)
+	}
+	if a := e.waitSettled(path); a.Status != model.InSync {
+		e.t.Errorf("after the reconcile the account is %s, want InSync", a.Status)
+	}
+	return e.checkout(path, model.Password)
+}
+
 // TestSSHCredentials changes passwords and SSH keys on a real sshd that
 // only the agent's network namespace reaches, and proves every outcome by
 // logging in from outside PassMan.
@@ -145,16 +162,7 @@ func TestSSHCredentials(t *testing.T) {
 		sshd.CreateUser(t, user, sshd.Password(t))
 		path := e.createSSHAccount(user, model.Password, "")
 
-		r := e.resetOnTarget(path, model.Password)
-		j := r.last(t)
-		if !r.started.Job.Reconcile || j.ID != r.started.Job.ID || j.State != model.JobSucceeded {
-			t.Fatalf("reset = job %s %s %s %q reconcile %v, want job %s succeeded by reconcile",
-				j.ID, j.State, j.Reason, j.Outcome, r.started.Job.Reconcile, r.started.Job.ID)
-		}
-		if a := e.waitSettled(path); a.Status != model.InSync {
-			t.Errorf("after the reconcile the account is %s, want InSync", a.Status)
-		}
-		v := e.checkout(path, model.Password)
+		v := e.resetByReconcile(path)
 		secrets = append(secrets, v)
 		lab.wantLogin(t, "the reconciled password", user, credentialAuth(t, model.Password, v))
 	})
