@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ func TestConformance(t *testing.T) {
 		sdktest.Run(t, New(), suiteTarget(t))
 	})
 	t.Run("plugin", func(t *testing.T) {
-		sdktest.RunPlugin(t, buildPlugin(t), suiteTarget(t))
+		sdktest.RunPlugin(t, sdktest.BuildPlugin(t, ".", Name), suiteTarget(t))
 	})
 }
 
@@ -116,16 +115,4 @@ func writeEntries(t *testing.T, path, user string, pw sdk.Secret) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// buildPlugin builds this driver's plugin, named as an agent needs it, and
-// returns its path.
-func buildPlugin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "passman-driver-"+Name)
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the plugin: %v\n%s", err, out)
-	}
-	return bin
 }

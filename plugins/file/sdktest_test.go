@@ -3,7 +3,6 @@ package file_test
 import (
 	"crypto/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +26,7 @@ func TestConformance(t *testing.T) {
 		sdktest.Run(t, d, tgt)
 	})
 	t.Run("plugin", func(t *testing.T) {
-		sdktest.RunPlugin(t, buildPlugin(t), conformanceTarget(t))
+		sdktest.RunPlugin(t, sdktest.BuildPlugin(t, "./cmd/passman-driver-file", "file"), conformanceTarget(t))
 	})
 }
 
@@ -66,17 +65,4 @@ func writeEnv(t *testing.T, path string, value sdk.Secret) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// buildPlugin builds the file driver's plugin into a temporary directory
-// and returns its path.
-func buildPlugin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "passman-driver-file")
-	cmd := exec.Command("go", "build", "-o", bin,
-		"github.com/passman-dev/passman/plugins/file/cmd/passman-driver-file")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the file driver's plugin: %v\n%s", err, out)
-	}
-	return bin
 }

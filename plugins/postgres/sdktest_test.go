@@ -1,8 +1,6 @@
 package postgres_test
 
 import (
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/passman-dev/passman/internal/drivertest"
@@ -23,7 +21,8 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("plugin", func(t *testing.T) {
 		t.Parallel()
-		sdktest.RunPlugin(t, buildPlugin(t), f.conformanceTarget(t))
+		bin := sdktest.BuildPlugin(t, "./cmd/passman-driver-postgres", "postgres")
+		sdktest.RunPlugin(t, bin, f.conformanceTarget(t))
 	})
 }
 
@@ -49,17 +48,4 @@ func (f *fixture) conformanceTarget(t *testing.T) sdktest.Target {
 		},
 		Logs: func() string { return f.logs.String() + "\n" + f.srv.Logs() },
 	}
-}
-
-// buildPlugin builds the postgres driver's plugin into a temporary
-// directory and returns its path.
-func buildPlugin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "passman-driver-postgres")
-	cmd := exec.Command("go", "build", "-o", bin,
-		"github.com/passman-dev/passman/plugins/postgres/cmd/passman-driver-postgres")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the postgres driver's plugin: %v\n%s", err, out)
-	}
-	return bin
 }

@@ -1,8 +1,6 @@
 package redis_test
 
 import (
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -22,7 +20,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("plugin", func(t *testing.T) {
 		t.Parallel()
-		sdktest.RunPlugin(t, buildPlugin(t), f.conformanceTarget(t))
+		sdktest.RunPlugin(t, sdktest.BuildPlugin(t, "./cmd/passman-driver-redis", "redis"), f.conformanceTarget(t))
 	})
 }
 
@@ -49,17 +47,4 @@ func (f *fixture) conformanceTarget(t *testing.T) sdktest.Target {
 				"\n" + f.mon.Flush(t)
 		},
 	}
-}
-
-// buildPlugin builds the redis driver's plugin into a temporary directory
-// and returns its path.
-func buildPlugin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "passman-driver-redis")
-	cmd := exec.Command("go", "build", "-o", bin,
-		"github.com/passman-dev/passman/plugins/redis/cmd/passman-driver-redis")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the redis driver's plugin: %v\n%s", err, out)
-	}
-	return bin
 }

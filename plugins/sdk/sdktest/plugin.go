@@ -3,6 +3,7 @@ package sdktest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,19 @@ func RunPlugin(t *testing.T, binaryPath string, tgt Target) {
 		return logs.String() + "\n" + own()
 	}
 	run(t, hostDriver{host: host, name: name}, tgt, runOptions{flush: host.Close})
+}
+
+// BuildPlugin builds the Go main package pkg, an import path or a
+// directory such as ".", into a plugin named passman-driver-<name> in a
+// directory of the test's, and returns its path. Building in the test
+// keeps RunPlugin from running a stale binary.
+func BuildPlugin(t *testing.T, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "passman-driver-"+name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("building the %s driver's plugin: %v\n%s", name, err, out)
+	}
+	return bin
 }
 
 // startPlugin starts the plugin at path through a plugin host, which it
