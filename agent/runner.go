@@ -18,7 +18,8 @@ import (
 
 // Timing of the job loop.
 const (
-	// fetchWait is how long one pull for the next job waits on the server.
+	// fetchWait is how long one pull request stands on the server before
+	// the agent renews it.
 	fetchWait = 30 * time.Second
 	// attemptTimeout bounds one publication of an event.
 	attemptTimeout = 5 * time.Second
@@ -84,35 +85,75 @@ func (a *agent) close() {
 	a.nc.Close()
 }
 
-// takeJobs pulls jobs one at a time, whenever fewer than MaxInFlight
-// run, and hands each to its own goroutine. Pulling only when a slot is
-// free keeps jobs in JetStream, where another delivery can find them,
-// rather than in a buffer of this agent.
+// takeJobs pulls jobs through one standing pull request of up to
+// MaxInFlight messages, and hands each to its own goroutine once fewer
+// than MaxInFlight run. A standing pull keeps one subscription for every
+// job, where a pull per job would subscribe and unsubscribe for each. At
+// most MaxInFlight jobs wait in its buffer; when the agent stops, those
+// are handed back to JetStream at once for the next run.
 func (a *agent) takeJobs(ctx context.Context) {
 	cons := a.consumer(ctx)
 	if cons == nil {
 		return
 	}
 	slots := make(chan struct{}, a.cfg.MaxInFlight)
-	for attempt := 0; ; {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		msg, err := a.next(ctx, cons)
-		if msg == nil {
-			<-slots
-			if err != nil && !a.pause(ctx, &attempt, err) {
+	for attempt := 0; ctx.Err() == nil; {
+		it, err := cons.Messages(jetstream.PullMaxMessages(a.cfg.MaxInFlight),
+			jetstream.PullExpiry(fetchWait))
+		if err != nil {
+			if !a.pause(ctx, &attempt, err) {
 				return
 			}
 			continue
 		}
-		attempt = 0
+		stop := context.AfterFunc(ctx, it.Drain)
+		a.pull(ctx, it, slots, cons, &attempt)
+		stop()
+		it.Stop()
+	}
+}
+
+// pull hands the jobs of it to their goroutines, one per free slot, until
+// it closes. Once ctx is done, the jobs left in its buffer are handed back.
+func (a *agent) pull(ctx context.Context, it jetstream.MessagesContext, slots chan struct{},
+	cons jetstream.Consumer, attempt *int) {
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			a.handBack(it)
+			return
+		}
+		msg, err := it.Next()
+		if err != nil {
+			<-slots
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || !a.pause(ctx, attempt, err) {
+				return
+			}
+			continue
+		}
+		*attempt = 0
+		if ctx.Err() != nil {
+			<-slots
+			a.settle(func() error { return msg.Nak() }, "")
+			continue
+		}
 		a.jobs.Go(func() {
 			defer func() { <-slots }()
 			a.handle(context.WithoutCancel(ctx), msg, cons)
 		})
+	}
+}
+
+// handBack returns to JetStream the jobs left in a draining pull's buffer,
+// so that they are delivered again at once rather than after the ack wait.
+func (a *agent) handBack(it jetstream.MessagesContext) {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return
+		}
+		a.settle(func() error { return msg.Nak() }, "")
 	}
 }
 
@@ -148,19 +189,6 @@ func (a *agent) consumer(ctx context.Context) jetstream.Consumer {
 			return nil
 		}
 	}
-}
-
-// next pulls the next job. It returns no message and no error when none
-// came in fetchWait.
-func (a *agent) next(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
-	fctx, cancel := context.WithTimeout(ctx, fetchWait)
-	defer cancel()
-	msg, err := cons.Next(jetstream.FetchContext(fctx))
-	idle := errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
-	if err == nil || idle && ctx.Err() == nil {
-		return msg, nil
-	}
-	return nil, err
 }
 
 // handle takes one job message: it decides whether the job may run,
