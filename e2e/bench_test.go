@@ -79,9 +79,10 @@ func BenchmarkResetOnTarget(b *testing.B) {
 		b.Run(bt.name, func(b *testing.B) {
 			addr, names, pws := bt.start(b, slices.Max(benchInFlight))
 			own := driverP50(b, bt, addr, names[0], pws[0])
-			e := newEnv(b, testserver.Config{})
+			// Server and agent log at info, as deployed.
+			e := newEnv(b, testserver.Config{LogLevel: hclog.Info})
 			paths := e.benchAccounts(bt.name, addr, names, pws)
-			e.startAgent(e.enroll("bench"), nil)
+			e.startAgentArgs(e.enroll("bench"), "--log-level", "info")
 			for _, n := range benchInFlight {
 				b.Run(fmt.Sprintf("in-flight-%d", n), func(b *testing.B) {
 					r := e.measureResets(paths[:n])

@@ -40,8 +40,10 @@ type Server struct {
 	natsURL    string
 	// sessionIdle is Config.SessionIdle, kept across restarts.
 	sessionIdle time.Duration
-	Bootstrap   *service.Bootstrap
-	CACert      []byte
+	// logLevel is Config.LogLevel, kept across restarts.
+	logLevel  hclog.Level
+	Bootstrap *service.Bootstrap
+	CACert    []byte
 	// Admin is a client with the administrator's token.
 	Admin *client.Client
 	Logs  *logbuf.Buffer
@@ -64,6 +66,19 @@ type Config struct {
 	// SessionIdle ends web console sessions unused that long; zero is the
 	// server's default.
 	SessionIdle time.Duration
+	// LogLevel is the server's log level. Default debug, so that the
+	// tests' scans for secrets read everything; benchmarks run at info,
+	// the level a deployed server logs at.
+	LogLevel hclog.Level
+}
+
+// logger returns the server's logger, writing to logs at cfg's level.
+func (cfg Config) logger(logs *logbuf.Buffer) hclog.Logger {
+	level := cfg.LogLevel
+	if level == hclog.NoLevel {
+		level = hclog.Debug
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: level})
 }
 
 // Start initialises a data directory and starts a server on it with the
@@ -99,7 +114,7 @@ func startClosed(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &logbuf.Buffer{}
-	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
+	log := cfg.logger(logs)
 	hosts := append([]string{"localhost", "127.0.0.1"}, cfg.Hosts...)
 	boot, err := server.Init(dir, server.InitOptions{Vault: FastVault, Hosts: hosts}, log)
 	if err != nil {
@@ -109,7 +124,8 @@ func startClosed(t testing.TB, cfg Config) *Server {
 		cfg.NATSHost = "127.0.0.1"
 	}
 	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service, natsURL: cfg.NATSURL,
-		sessionIdle: cfg.SessionIdle, natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
+		sessionIdle: cfg.SessionIdle, logLevel: cfg.LogLevel,
+		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
 	s.restart(t, log)
 	return s
 }
@@ -119,12 +135,13 @@ func startClosed(t testing.TB, cfg Config) *Server {
 func Adopt(t testing.TB, dir string, boot *service.Bootstrap, cfg Config) *Server {
 	t.Helper()
 	logs := &logbuf.Buffer{}
-	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: logs, Level: hclog.Debug})
+	log := cfg.logger(logs)
 	if cfg.NATSHost == "" {
 		cfg.NATSHost = "127.0.0.1"
 	}
 	s := &Server{Dir: dir, Bootstrap: boot, Logs: logs, Options: cfg.Service, natsURL: cfg.NATSURL,
-		sessionIdle: cfg.SessionIdle, natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
+		sessionIdle: cfg.SessionIdle, logLevel: cfg.LogLevel,
+		natsListen: net.JoinHostPort(cfg.NATSHost, freePort(t, cfg.NATSHost))}
 	s.restart(t, log)
 	s.OpenVault(t)
 	return s
@@ -167,8 +184,7 @@ func (s *Server) Restart(t testing.TB) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("stopping server: %v", err)
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "passman", Output: s.Logs, Level: hclog.Debug})
-	s.restart(t, log)
+	s.restart(t, Config{LogLevel: s.logLevel}.logger(s.Logs))
 }
 
 // Client returns a client that sends token.
