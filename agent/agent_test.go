@@ -298,6 +298,50 @@ func TestMaxInFlight(t *testing.T) {
 	}
 }
 
+// TestStopHandsBackWaitingJobs stops an agent while every slot is busy and
+// one more job waits for it. The running jobs end first; the waiting one
+// is left in JetStream unrun and unsettled by this agent, whether it never
+// left the queue or waited in the pull's buffer and was handed back, so
+// the next run takes it at once rather than after the ack wait of a
+// minute.
+func TestStopHandsBackWaitingJobs(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	drv := newFakeDriver()
+	drv.delay = time.Second
+	first := startAgent(t, dir, fakeDrivers{"fake": drv}, func(c *Config) { c.MaxInFlight = 2 })
+	send := func(id string) {
+		drv.set("acct-"+id, "old")
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob(id, "acct-"+id, "old", "new")))
+	}
+	send("j-run-1")
+	bus.waitEvent(t, "j-run-1", 1, wire.EventAccepted)
+	send("j-run-2")
+	bus.waitEvent(t, "j-run-2", 1, wire.EventAccepted)
+	send("j-waiting")
+	waitFor(t, "the third job in the agent's queue", func() bool {
+		info := bus.consumerInfo(t, "a1")
+		return uint64(info.NumAckPending)+info.NumPending == 3
+	})
+	first.stop()
+	for _, id := range []string{"j-run-1", "j-run-2"} {
+		if got := bus.kinds(id); len(got) != 2 {
+			t.Errorf("events of %s at stop: %v, want accepted and result", id, got)
+		}
+	}
+	if got := bus.kinds("j-waiting"); len(got) != 0 || drv.callsOf("acct-j-waiting") != 0 {
+		t.Fatalf("the waiting job ran before the stop: events %v", got)
+	}
+	waitFor(t, "nothing unsettled and one job waiting after the stop", func() bool {
+		info := bus.consumerInfo(t, "a1")
+		return info.NumAckPending == 0 && info.NumPending == 1
+	})
+	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	if res := bus.waitEvent(t, "j-waiting", 2, wire.EventResult); !res.OK {
+		t.Errorf("the handed-back job failed: %s", res.Reason)
+	}
+}
+
 func TestRunRefuses(t *testing.T) {
 	bus := newTestBus(t)
 	dir := bus.enrollAgent(t, "a1")
