@@ -198,6 +198,12 @@ type ResetRequest struct {
 	// Reconcile changes the credential with the target's reconcile account
 	// instead of the account's current credential.
 	Reconcile bool `json:"reconcile,omitempty"`
+	// WaitSeconds, from 1 to 50, holds the answer to a change on the
+	// target until its job has ended or that many seconds have passed,
+	// and answers with the job and the account as they are then: one
+	// request where starting the job and waiting for it would take two.
+	// Zero answers as soon as the job is handed to an agent.
+	WaitSeconds int `json:"wait_seconds,omitempty"`
 }
 
 // UpdateRequest is the body of POST /v1/accounts/update: Update

@@ -193,14 +193,14 @@ func resetLoop(tb testing.TB, cl *client.Client, path string, deadline time.Time
 	var lat []time.Duration
 	for time.Now().Before(deadline) {
 		start := time.Now()
-		r, err := cl.Reset(&api.ResetRequest{Path: path, Type: model.Password, Generate: true})
+		r, err := cl.Reset(&api.ResetRequest{Path: path, Type: model.Password, Generate: true,
+			WaitSeconds: 30})
 		if err != nil {
 			tb.Errorf("reset %s: %v", path, err)
 			return lat
 		}
-		j, err := cl.WaitJob(r.Job.ID, 30*time.Second)
-		if err != nil || j.State != model.JobSucceeded {
-			tb.Errorf("job %s: %v %+v", r.Job.ID, err, j)
+		if j := r.Job; j.State != model.JobSucceeded {
+			tb.Errorf("job %s: %s %s", j.ID, j.State, j.Outcome)
 			return lat
 		}
 		lat = append(lat, time.Since(start))

@@ -105,12 +105,20 @@ func TestFileResetCheckAndWrongCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true,
+		WaitSeconds: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j := e.waitJob(r.Job.ID); j.State != model.JobFailed || j.Reason != "auth_failed" {
-		t.Errorf("reset with a wrong current value: %s %s %q", j.State, j.Reason, j.Outcome)
+	if j := r.Job; j.State != model.JobFailed || j.Reason != "auth_failed" {
+		t.Errorf("reset with a wrong current value answered %s %s %q", j.State, j.Reason, j.Outcome)
+	}
+	// The driver said auth_failed, but only a check proves what the target
+	// holds: the answer shows the credential Unknown, with the job that
+	// settles it.
+	if cr := r.Account.Credentials[0]; cr.Status != model.Unknown || cr.PendingJob == "" {
+		t.Errorf("the answer shows the credential %s, settled by %q; want Unknown and a job",
+			cr.Status, cr.PendingJob)
 	}
 	a = e.waitSettled(appPath)
 	cr := a.Credentials[0]
@@ -128,6 +136,42 @@ func TestFileResetCheckAndWrongCurrent(t *testing.T) {
 		t.Errorf("%d revisions, want 6: no version may be lost", got)
 	}
 	e.noSecrets([]*agentProc{ag}, initialV, newV, wrongV)
+}
+
+// TestResetWaitAnswersWithTheOutcome asks a reset to wait for its job:
+// the one answer holds the job's end and the account as it left it, or,
+// when no agent takes the job within the wait, the job still waiting.
+func TestResetWaitAnswersWithTheOutcome(t *testing.T) {
+	e := newEnv(t, testserver.Config{})
+	file := e.fileTarget("dc1")
+	ag := e.startAgent(e.enroll("dc1"), nil)
+
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true,
+		WaitSeconds: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Job.State != model.JobSucceeded || r.Account.Status != model.InSync {
+		t.Fatalf("answer: job %s %q, account %s; want succeeded and InSync",
+			r.Job.State, r.Job.Outcome, r.Account.Status)
+	}
+	newV := e.checkout(appPath, model.Password)
+	if !fileHolds(t, file, newV) || r.Account.Credentials[0].Version != r.Job.Version {
+		t.Errorf("the file holds the new value: %v; current version %d, job's version %d",
+			fileHolds(t, file, newV), r.Account.Credentials[0].Version, r.Job.Version)
+	}
+
+	ag.stop()
+	r, err = e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true,
+		WaitSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Job.State != model.JobWaitingAgent || r.Account.Status != model.Changing {
+		t.Errorf("answer with no agent: job %s, account %s; want waiting_agent and Changing",
+			r.Job.State, r.Account.Status)
+	}
+	e.noSecrets([]*agentProc{ag}, initialV, newV)
 }
 
 // checkOnce runs Check Credentials on appPath and waits for the status.

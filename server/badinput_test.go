@@ -115,6 +115,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := c.Reset(&api.ResetRequest{Path: "f/web/root", Type: "token", Generate: true})
 			return err
 		}, api.CodeInvalidType},
+		{"negative wait on reset", func() error {
+			_, err := c.Reset(&api.ResetRequest{Path: "f/web/root", Type: pw, Generate: true, WaitSeconds: -1})
+			return err
+		}, api.CodeInvalidArgument},
+		{"wait on reset past the longest", func() error {
+			_, err := c.Reset(&api.ResetRequest{Path: "f/web/root", Type: pw, Generate: true, WaitSeconds: 51})
+			return err
+		}, api.CodeInvalidArgument},
+		{"wait on reset not a number", func() error {
+			return c.Raw(http.MethodPost, "/v1/accounts/reset",
+				[]byte(`{"path":"f/web/root","type":"password","generate":true,"wait_seconds":"10s"}`))
+		}, api.CodeInvalidJSON},
 		{"credential the account lacks", func() error {
 			_, err := c.Reset(&api.ResetRequest{Path: "f/web/root", Type: model.PIN, Generate: true})
 			return err

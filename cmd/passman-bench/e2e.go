@@ -170,19 +170,16 @@ func rssOf(pid int) int {
 }
 
 // measureResets runs one client per path for d, each resetting its account
-// on the target and waiting for the job to end.
+// on the target in a request that answers once the job has ended.
 func measureResets(e *env, paths []string, d time.Duration, sample func()) result {
 	return measureEach(e, paths, d, func(cl *client.Client, path string) error {
-		r, err := cl.Reset(&api.ResetRequest{Path: path, Type: model.Password, Generate: true})
+		r, err := cl.Reset(&api.ResetRequest{Path: path, Type: model.Password, Generate: true,
+			WaitSeconds: 30})
 		if err != nil {
 			return err
 		}
 		sample()
-		j, err := cl.WaitJob(r.Job.ID, 30*time.Second)
-		if err != nil {
-			return err
-		}
-		if j.State != model.JobSucceeded {
+		if j := r.Job; j.State != model.JobSucceeded {
 			return fmt.Errorf("job %s: %s %s", j.ID, j.State, j.Outcome)
 		}
 		return nil

@@ -9,6 +9,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -177,6 +178,15 @@ func respond(w http.ResponseWriter, v any, err error) {
 
 // post serves a POST whose JSON body decodes into a Req.
 func post[Req any](h *Handler, op string, fn func(c *service.Caller, req *Req) (any, error)) http.HandlerFunc {
+	return postContext(h, op, func(_ context.Context, c *service.Caller, req *Req) (any, error) {
+		return fn(c, req)
+	})
+}
+
+// postContext is post for a handler that also takes the request's
+// context, ended when the client goes away.
+func postContext[Req any](h *Handler, op string,
+	fn func(ctx context.Context, c *service.Caller, req *Req) (any, error)) http.HandlerFunc {
 	return h.authed(op, func(w http.ResponseWriter, r *http.Request, c *service.Caller) {
 		req := new(Req)
 		if err := decode(w, r, req); err != nil {
@@ -184,7 +194,7 @@ func post[Req any](h *Handler, op string, fn func(c *service.Caller, req *Req) (
 			writeError(w, err)
 			return
 		}
-		v, err := fn(c, req)
+		v, err := fn(r.Context(), c, req)
 		respond(w, v, err)
 	})
 }

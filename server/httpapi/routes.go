@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -86,7 +87,8 @@ func (h *Handler) accountRoutes() {
 	m.Handle("GET /v1/accounts/show", h.get("account.show", func(c *caller, q queryArgs) (any, error) {
 		return s.ShowAccount(c, q.get("path"))
 	}))
-	m.Handle("POST /v1/accounts/reset", rpc(h, "account.reset", s.Reset))
+	m.Handle("POST /v1/accounts/reset", postContext(h, "account.reset",
+		func(ctx context.Context, c *caller, r *api.ResetRequest) (any, error) { return s.Reset(ctx, c, r) }))
 	m.Handle("POST /v1/accounts/update", rpc(h, "account.update", s.Update))
 	m.Handle("POST /v1/accounts/restore", rpc(h, "account.restore", s.Restore))
 	m.Handle("POST /v1/accounts/checkout", rpc(h, "account.checkout", s.Checkout))

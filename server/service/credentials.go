@@ -37,24 +37,75 @@ type change struct {
 	force        bool
 	reconcile    bool
 	source       string
+	// wait is how long the request may wait for the job to end.
+	wait time.Duration
 	// value produces the new value once the account is loaded.
 	value func(tx *store.Tx, a *account, cr *model.Credential) (secret.Value, error)
 }
 
 // Reset runs Reset Credentials: a typed or generated value, changed on the
-// target through an agent, or in the database only.
-func (s *Service) Reset(c *Caller, req *api.ResetRequest) (*api.JobResponse, error) {
+// target through an agent, or in the database only. With
+// req.WaitSeconds, a change on the target answers once its job has ended,
+// or when the wait has passed or ctx is done, whichever comes first.
+func (s *Service) Reset(ctx context.Context, c *Caller, req *api.ResetRequest) (*api.JobResponse, error) {
 	source := "typed"
 	if req.Generate {
 		source = "generated"
 	}
-	return s.change(c, change{
+	ch := change{
 		kind: model.JobReset, op: auth.OpReset, path: req.Path, typ: req.Type,
 		databaseOnly: req.DatabaseOnly, force: req.Force, reconcile: req.Reconcile, source: source,
+		wait: time.Duration(req.WaitSeconds) * time.Second,
 		value: func(tx *store.Tx, a *account, _ *model.Credential) (secret.Value, error) {
 			return valueOf(tx, a.node, req.Type, req.Value.Value, req.Generate)
 		},
-	})
+	}
+	out, err := s.change(c, ch)
+	if err == nil && ch.wait > 0 && !out.Job.State.Final() {
+		s.awaitChange(ctx, out, ch.wait)
+	}
+	return out, err
+}
+
+// awaitChange holds the answer to a change until its job has ended, wait
+// has passed or ctx is done, and then puts the job and the account as
+// they are in out. The request was audited as it started the job; waiting
+// for it adds nothing to the audit trail.
+func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wait time.Duration) {
+	id := out.Job.ID
+	done := s.waiters.wait(id)
+	defer s.waiters.drop(id, done)
+	// The job may have ended before the waiter was registered: look first.
+	j := new(model.Job)
+	if err := s.st.Get(store.JobKey(id), j); err != nil {
+		s.logErr("reading the job a request waits for", id, err)
+		return
+	}
+	if !j.State.Final() {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+		if err := s.st.Get(store.JobKey(id), j); err != nil {
+			s.logErr("reading the job a request waited for", id, err)
+			return
+		}
+	}
+	ch, err := chainOf(s.st, j.AccountID)
+	var a *account
+	if err == nil {
+		a, err = loadAccount(s.st, ch)
+	}
+	if err != nil {
+		s.logErr("reading the account of a job that ended", id, err)
+		return
+	}
+	out.Job, out.Account = j, accountView(a)
 }
 
 // Update runs Update Credentials: it records in the database a value that
@@ -110,6 +161,10 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 	err := s.write(event(c, "account."+string(ch.kind), ch.path), func(tx *store.Tx, ev *audit.Record) error {
 		if err := s.needOpen(); err != nil {
 			return err
+		}
+		if ch.wait < 0 || ch.wait > maxJobWait {
+			return api.Errorf(api.CodeInvalidArgument, "wait_seconds is from 1 to %d, or 0 not to wait",
+				int(maxJobWait/time.Second))
 		}
 		if ch.force && !ch.databaseOnly {
 			return api.Errorf(api.CodeInvalidArgument,
