@@ -82,13 +82,7 @@ func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wait ti
 		return
 	}
 	if !j.State.Final() {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			return
-		case <-ctx.Done():
+		if !awaitDone(ctx, done, wait) && ctx.Err() != nil {
 			return
 		}
 		if err := s.st.Get(store.JobKey(id), j); err != nil {
@@ -102,7 +96,7 @@ func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wait ti
 		a, err = loadAccount(s.st, ch)
 	}
 	if err != nil {
-		s.logErr("reading the account of a job that ended", id, err)
+		s.logErr("reading the account of a job a request waited for", id, err)
 		return
 	}
 	out.Job, out.Account = j, accountView(a)

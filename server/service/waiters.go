@@ -82,13 +82,7 @@ func (s *Service) WaitJob(ctx context.Context, c *Caller, id string, wait time.D
 			return api.Errorf(api.CodeNotFound, "no job %q", id)
 		}
 		if !j.State.Final() {
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			select {
-			case <-ch:
-			case <-t.C:
-			case <-ctx.Done():
-			}
+			awaitDone(ctx, ch, wait)
 			if j, err = s.visibleJob(c, id); err != nil {
 				return err
 			}
@@ -97,4 +91,18 @@ func (s *Service) WaitJob(ctx context.Context, c *Caller, id string, wait time.D
 		return nil
 	})
 	return out, err
+}
+
+// awaitDone waits until done is closed, wait has passed or ctx is done,
+// and reports whether done was closed.
+func awaitDone(ctx context.Context, done <-chan struct{}, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
