@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/passman-dev/passman/agent"
@@ -47,14 +49,46 @@ func endToEnd(e *env, levels []int, d time.Duration, binDir string) error {
 	fmt.Printf("agent ready %v after start; agent RSS idle %s\n", ready.Round(time.Millisecond), idle)
 	fmt.Printf("%-22s %8s %12s %10s %10s %8s\n", "operation", "in flight", "resets/s", "p50", "p99", "errors")
 	var loaded string
+	var cpu []string
 	for _, n := range levels {
 		var once sync.Once
 		sample := func() { once.Do(func() { loaded = ag.rss() }) }
+		before, start := ag.cpu(), time.Now()
 		r := measureResets(e, paths[:n], d, sample)
+		used, wall := ag.cpu().minus(before), time.Since(start)
 		printResult("reset on target", n, r)
+		cpu = append(cpu, used.perReset(n, r.rate*d.Seconds(), wall))
 	}
 	fmt.Printf("agent RSS under load %s\n", loaded)
+	fmt.Println("CPU time per reset (server with NATS and load generator / agent / plugins):")
+	for _, line := range cpu {
+		fmt.Println(line)
+	}
 	return nil
+}
+
+// cpuTimes is the CPU time, user and system, that each process of the
+// measurement has used so far.
+type cpuTimes struct {
+	server, agent, plugins time.Duration
+}
+
+func (c cpuTimes) minus(o cpuTimes) cpuTimes {
+	return cpuTimes{c.server - o.server, c.agent - o.agent, c.plugins - o.plugins}
+}
+
+// perReset says how much CPU time each process used per reset, over
+// resets resets with n in flight in wall, and how busy the machine was.
+func (c cpuTimes) perReset(n int, resets float64, wall time.Duration) string {
+	if resets == 0 {
+		return fmt.Sprintf("  %2d in flight: no reset finished", n)
+	}
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)/resets)
+	}
+	busy := float64(c.server+c.agent+c.plugins) / float64(wall) / float64(runtime.NumCPU())
+	return fmt.Sprintf("  %2d in flight: %s / %s / %s; the %d cores %.0f%% busy", n, per(c.server),
+		per(c.agent), per(c.plugins), runtime.NumCPU(), 100*busy)
 }
 
 // fileTargets creates n targets of the file driver, each with one account
@@ -141,17 +175,64 @@ func (a *agentProc) stop() {
 func (a *agentProc) rss() string {
 	self := rssOf(a.cmd.Process.Pid)
 	var plugins int
+	for _, pid := range a.children() {
+		plugins += rssOf(pid)
+	}
+	return fmt.Sprintf("%.1f MiB (plugins %.1f MiB)", float64(self)/1024, float64(plugins)/1024)
+}
+
+// cpu returns the CPU time used so far by this process (the server, its
+// NATS server and the load generator), the agent and its plugins.
+func (a *agentProc) cpu() cpuTimes {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	c := cpuTimes{server: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		agent: cpuOf(a.cmd.Process.Pid)}
+	for _, pid := range a.children() {
+		c.plugins += cpuOf(pid)
+	}
+	return c
+}
+
+// children returns the pids of the agent's plugin processes.
+func (a *agentProc) children() []int {
+	var pids []int
 	// A child belongs to the thread that started it: look at every thread.
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", a.cmd.Process.Pid))
 	for _, t := range tasks {
 		kids, _ := os.ReadFile(t)
 		for _, f := range strings.Fields(string(kids)) {
 			if pid, err := strconv.Atoi(f); err == nil {
-				plugins += rssOf(pid)
+				pids = append(pids, pid)
 			}
 		}
 	}
-	return fmt.Sprintf("%.1f MiB (plugins %.1f MiB)", float64(self)/1024, float64(plugins)/1024)
+	return pids
+}
+
+// clockTick is the unit of the CPU times in /proc/PID/stat: USER_HZ, 100
+// on Linux.
+const clockTick = 10 * time.Millisecond
+
+// cpuOf returns the user and system CPU time a process has used.
+func cpuOf(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+sys) * clockTick
 }
 
 // rssOf returns a process's VmRSS in KiB.
