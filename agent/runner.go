@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +113,8 @@ func (a *agent) takeJobs(ctx context.Context) {
 }
 
 // pull hands the jobs of it to their goroutines, one per free slot, until
-// it closes. Once ctx is done, the jobs left in its buffer are handed back.
+// it fails or closes. Once ctx is done, the jobs left in its buffer are
+// handed back.
 func (a *agent) pull(ctx context.Context, it jetstream.MessagesContext, slots chan struct{},
 	cons jetstream.Consumer, attempt *int) {
 	for {
@@ -126,11 +126,13 @@ func (a *agent) pull(ctx context.Context, it jetstream.MessagesContext, slots ch
 		}
 		msg, err := it.Next()
 		if err != nil {
+			// Whatever broke the pull, a new one starts after a pause,
+			// unless the agent is stopping.
 			<-slots
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || !a.pause(ctx, attempt, err) {
-				return
+			if ctx.Err() == nil {
+				a.pause(ctx, attempt, err)
 			}
-			continue
+			return
 		}
 		*attempt = 0
 		if ctx.Err() != nil {
