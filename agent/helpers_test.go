@@ -257,18 +257,20 @@ func (b *testBus) consumeEvents() {
 }
 
 func (b *testBus) recordEvent(agentID string, data []byte) {
-	ev := new(wire.Event)
-	err := json.Unmarshal(data, ev)
+	r := new(wire.Report)
+	err := json.Unmarshal(data, r)
 	if ag := b.agent(agentID); err == nil && ag != nil {
-		err = ev.Verify(ag.sign)
+		err = r.Verify(ag.sign)
 	}
-	if err != nil || ev.AgentID != agentID {
-		b.t.Errorf("event on %s does not verify: %v", agentID, err)
+	if err != nil || r.AgentID != agentID {
+		b.t.Errorf("report on %s does not verify: %v", agentID, err)
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.events = append(b.events, ev)
+	for i := range r.Events {
+		b.events = append(b.events, &r.Events[i])
+	}
 	b.rawEvent = append(b.rawEvent, data)
 }
 
@@ -387,14 +389,27 @@ func (b *testBus) enrollAgent(t *testing.T, id string) string {
 	return dir
 }
 
-// job builds an envelope for agentID due in ttl and seals p to the HPKE
-// key of sealTo.
+// job builds an envelope of one job for agentID due in ttl and seals p to
+// the HPKE key of sealTo.
 func (b *testBus) job(
 	t *testing.T, agentID, sealTo string, ttl time.Duration, p *wire.Payload,
 ) []byte {
 	t.Helper()
-	env := &wire.Envelope{JobID: p.JobID, AgentID: agentID, Deadline: time.Now().Add(ttl).UTC()}
-	if err := env.Seal(b.agent(sealTo).hpke, p); err != nil {
+	return b.batch(t, agentID, sealTo, []time.Duration{ttl}, p)
+}
+
+// batch builds an envelope of several jobs for agentID, each due in its
+// ttl, and seals their payloads to the HPKE key of sealTo.
+func (b *testBus) batch(
+	t *testing.T, agentID, sealTo string, ttls []time.Duration, ps ...*wire.Payload,
+) []byte {
+	t.Helper()
+	env := &wire.Envelope{AgentID: agentID}
+	for i, p := range ps {
+		env.Jobs = append(env.Jobs, wire.JobHeader{JobID: p.JobID,
+			Deadline: time.Now().Add(ttls[i]).UTC()})
+	}
+	if err := env.Seal(b.agent(sealTo).hpke, ps...); err != nil {
 		t.Fatal(err)
 	}
 	data, err := json.Marshal(env)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/passman-dev/passman/internal/wire"
 	"github.com/passman-dev/passman/server/pki"
 )
 
@@ -142,22 +143,40 @@ func encodeRecord(r journalRecord) []byte {
 	return append(b, '\n')
 }
 
-// add records a job and reports whether it is new. It returns only once
-// the record is on disk. A job already in the journal is not written
-// again and add returns false. Records added while another is being
-// synced share the next sync (group commit).
+// add records a job and reports whether it is new, as addAll does.
 func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
+	fresh, err := j.addAll([]wire.JobHeader{{JobID: jobID, Deadline: deadline}})
+	if err != nil {
+		return false, err
+	}
+	return fresh[0], nil
+}
+
+// addAll records jobs and reports, for each, whether it is new. It returns
+// only once the records are on disk. A job already in the journal is not
+// written again and is not new. Records added while another batch is
+// being synced share the next sync (group commit).
+func (j *journal) addAll(jobs []wire.JobHeader) ([]bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, ok := j.seen[jobID]; ok {
-		return false, nil
-	}
 	if j.f == nil {
-		return false, errJournalClosed
+		return nil, errJournalClosed
 	}
-	j.seen[jobID] = deadline
-	j.pending = append(j.pending, encodeRecord(journalRecord{JobID: jobID, Deadline: deadline.UTC()}))
-	j.pendingIDs = append(j.pendingIDs, jobID)
+	fresh := make([]bool, len(jobs))
+	added := false
+	for i, h := range jobs {
+		if _, ok := j.seen[h.JobID]; ok {
+			continue
+		}
+		j.seen[h.JobID] = h.Deadline
+		j.pending = append(j.pending,
+			encodeRecord(journalRecord{JobID: h.JobID, Deadline: h.Deadline.UTC()}))
+		j.pendingIDs = append(j.pendingIDs, h.JobID)
+		fresh[i], added = true, true
+	}
+	if !added {
+		return fresh, nil
+	}
 	mine := j.filling
 	for j.synced <= mine {
 		if j.flushing {
@@ -167,9 +186,9 @@ func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
 		j.flush()
 	}
 	if err := j.failed[mine]; err != nil {
-		return false, fmt.Errorf("writing to the job journal: %w", err)
+		return nil, fmt.Errorf("writing to the job journal: %w", err)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // flush writes and syncs the batch being filled, with j.mu held on entry

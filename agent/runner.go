@@ -45,6 +45,9 @@ type agent struct {
 	js       jetstream.JetStream
 	inFlight atomic.Int64
 	jobs     sync.WaitGroup
+	// running holds a place for each job that runs, MaxInFlight at most.
+	running chan struct{}
+	reports *reporter
 	// described caches each driver's description for the heartbeats.
 	described sync.Map
 }
@@ -60,19 +63,24 @@ func newAgent(cfg Config, log hclog.Logger, id *identity, j *journal) (*agent, e
 		nc.Close()
 		return nil, wrapf(err, "starting JetStream")
 	}
-	return &agent{cfg: cfg, log: log, id: id, journal: j, nc: nc, js: js}, nil
+	a := &agent{cfg: cfg, log: log, id: id, journal: j, nc: nc, js: js,
+		running: make(chan struct{}, cfg.MaxInFlight)}
+	a.reports = newReporter(a)
+	return a, nil
 }
 
 // serve sends heartbeats and takes jobs until ctx is done, then waits for
-// the jobs in flight. Heartbeats go on until the last job ends.
+// the jobs in flight. Heartbeats and reports go on until the last job
+// ends.
 func (a *agent) serve(ctx context.Context) {
-	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
-	var beats sync.WaitGroup
-	beats.Go(func() { a.heartbeats(beatCtx) })
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Go(func() { a.heartbeats(bgCtx) })
+	bg.Go(func() { a.reports.run(bgCtx) })
 	a.takeJobs(ctx)
 	a.jobs.Wait()
-	stopBeats()
-	beats.Wait()
+	stopBg()
+	bg.Wait()
 }
 
 // close flushes what is buffered, acknowledgements above all, and
@@ -193,67 +201,151 @@ func (a *agent) consumer(ctx context.Context) jetstream.Consumer {
 	}
 }
 
-// handle takes one job message: it decides whether the job may run,
-// runs it and answers. ctx is never done; each step has its own bound.
+// handle takes one message of jobs: it decides which may run, opens
+// them, announces those it starts, runs them and answers for every one.
+// ctx is never done; each step has its own bound.
 func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Consumer) {
-	a.inFlight.Add(1)
-	defer a.inFlight.Add(-1)
-	env, ok := a.admit(ctx, msg)
+	env, fresh, refusals, ok := a.admit(msg)
 	if !ok {
 		return
 	}
-	p, err := env.Open(a.id.keys)
-	if err != nil {
-		a.refuse(ctx, msg, env, ReasonBadSeal, "the job does not open with this agent's key")
-		return
-	}
-	defer p.Wipe()
-	d, reason := a.driverFor(p)
-	if reason != "" {
-		a.refuse(ctx, msg, env, reason, "the agent cannot run this job")
-		return
-	}
-	if !a.accept(ctx, msg, env) {
-		return
-	}
 	stop := keepInProgress(msg, ackWait(cons))
-	ev := runJob(ctx, d, env, p)
-	stop()
-	a.finish(ctx, msg, env, p, ev)
+	defer stop()
+	var runs []*run
+	if len(fresh) > 0 {
+		runs, refusals = a.open(env, fresh, refusals)
+	}
+	defer func() {
+		for _, r := range runs {
+			r.p.Wipe()
+		}
+	}()
+	answered := a.refuseAll(refusals)
+	started := a.accept(ctx, env, runs)
+	if started {
+		var jobs sync.WaitGroup
+		for _, r := range runs {
+			jobs.Go(func() { a.runOne(ctx, r) })
+		}
+		jobs.Wait()
+	}
+	for _, done := range answered {
+		<-done
+	}
+	if !started && len(runs) > 0 {
+		a.settle(msg.Term, runs[0].h.JobID)
+		return
+	}
+	a.settle(msg.Ack, firstJob(env))
 }
 
-// admit decodes a job message and checks, in this order, that it is for
-// this agent, that its deadline is far enough and that it is new, which
-// it records in the journal before anything else happens. It answers or
-// settles every message it does not admit.
-func (a *agent) admit(ctx context.Context, msg jetstream.Msg) (*wire.Envelope, bool) {
+// run is one job of a message that the agent may start.
+type run struct {
+	h wire.JobHeader
+	p *wire.Payload
+	d sdk.Driver
+}
+
+// refusal is a job of a message that the agent will not run, and why.
+type refusal struct {
+	h       wire.JobHeader
+	reason  string
+	message string
+}
+
+// admit decodes a message of jobs and checks that it is for this agent,
+// which jobs' deadlines are far enough and which jobs are new, which it
+// records in the journal before anything else happens. It settles a
+// message it does not admit and reports false.
+func (a *agent) admit(msg jetstream.Msg) (*wire.Envelope, []wire.JobHeader, []refusal, bool) {
 	env := new(wire.Envelope)
-	if err := json.Unmarshal(msg.Data(), env); err != nil {
-		a.log.Warn("job dropped", "reason", "undecodable", "error", err)
+	if err := json.Unmarshal(msg.Data(), env); err != nil || len(env.Jobs) == 0 ||
+		len(env.Jobs) > wire.MaxBatch {
+		a.log.Warn("jobs dropped", "reason", "undecodable", "error", err, "jobs", len(env.Jobs))
 		a.settle(msg.Term, "")
-		return nil, false
+		return nil, nil, nil, false
 	}
 	if env.AgentID != a.id.info.AgentID {
-		a.log.Warn("job dropped", "job_id", env.JobID, "reason", "not_for_this_agent",
-			"addressed_to", env.AgentID)
-		a.settle(msg.Term, env.JobID)
-		return nil, false
+		a.log.Warn("jobs dropped", "job_id", firstJob(env), "jobs", len(env.Jobs),
+			"reason", "not_for_this_agent", "addressed_to", env.AgentID)
+		a.settle(msg.Term, firstJob(env))
+		return nil, nil, nil, false
 	}
-	if time.Until(env.Deadline) < a.cfg.DeadlineMargin {
-		a.refuse(ctx, msg, env, ReasonDeadlinePassed, "the job's deadline is past or too near")
-		return nil, false
+	var timely []wire.JobHeader
+	var refusals []refusal
+	for _, h := range env.Jobs {
+		if time.Until(h.Deadline) < a.cfg.DeadlineMargin {
+			refusals = append(refusals, refusal{h, ReasonDeadlinePassed,
+				"the job's deadline is past or too near"})
+			continue
+		}
+		timely = append(timely, h)
 	}
-	fresh, err := a.journal.add(env.JobID, env.Deadline)
+	var fresh []wire.JobHeader
+	if len(timely) > 0 {
+		isNew, err := a.journal.addAll(timely)
+		if err != nil {
+			a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
+				"jobs", len(env.Jobs), "error", err)
+			a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
+			return nil, nil, nil, false
+		}
+		for i, h := range timely {
+			if !isNew[i] {
+				refusals = append(refusals, refusal{h, ReasonAlreadyRun,
+					"the agent took this job before"})
+				continue
+			}
+			fresh = append(fresh, h)
+		}
+	}
+	return env, fresh, refusals, true
+}
+
+// open opens the payloads of a message and returns the fresh jobs it can
+// run, adding the others to refusals.
+func (a *agent) open(env *wire.Envelope, fresh []wire.JobHeader, refusals []refusal) (
+	[]*run, []refusal) {
+	ps, err := env.Open(a.id.keys)
 	if err != nil {
-		a.log.Error("job not recorded in the journal; not run", "job_id", env.JobID, "error", err)
-		a.settle(func() error { return msg.NakWithDelay(retryNak) }, env.JobID)
-		return nil, false
+		for _, h := range fresh {
+			refusals = append(refusals, refusal{h, ReasonBadSeal,
+				"the job does not open with this agent's key"})
+		}
+		return nil, refusals
 	}
-	if !fresh {
-		a.refuse(ctx, msg, env, ReasonAlreadyRun, "the agent took this job before")
-		return nil, false
+	byID := make(map[string]*wire.Payload, len(ps))
+	for _, p := range ps {
+		byID[p.JobID] = p
 	}
-	return env, true
+	var runs []*run
+	for _, h := range fresh {
+		p := byID[h.JobID]
+		d, reason := a.driverFor(p)
+		if reason != "" {
+			refusals = append(refusals, refusal{h, reason, "the agent cannot run this job"})
+			continue
+		}
+		runs = append(runs, &run{h: h, p: p, d: d})
+	}
+	kept := make(map[*wire.Payload]bool, len(runs))
+	for _, r := range runs {
+		kept[r.p] = true
+	}
+	for _, p := range ps {
+		if !kept[p] {
+			p.Wipe()
+		}
+	}
+	return runs, refusals
+}
+
+// firstJob names a message by its first job, for logs.
+func firstJob(env *wire.Envelope) string {
+	if env == nil || len(env.Jobs) == 0 {
+		return ""
+	}
+	return env.Jobs[0].JobID
 }
 
 // driverFor returns the driver of p, or the reason the agent refuses p.
@@ -272,97 +364,121 @@ func (a *agent) driverFor(p *wire.Payload) (sdk.Driver, string) {
 	return d, ""
 }
 
-// accept publishes the accepted event and reports whether JetStream
-// stored it. A job the server may not know started must not start: when
-// the event is not stored, the job is dropped unrun.
-func (a *agent) accept(ctx context.Context, msg jetstream.Msg, env *wire.Envelope) bool {
-	ev := &wire.Event{Kind: wire.EventAccepted, JobID: env.JobID}
-	until := time.Now().Add(acceptWait)
-	if env.Deadline.Before(until) {
-		until = env.Deadline
+// accept publishes one accepted event for every job of runs and reports
+// whether JetStream stored it. A job the server may not know started must
+// not start: when the report is not stored, the jobs are dropped unrun.
+func (a *agent) accept(ctx context.Context, env *wire.Envelope, runs []*run) bool {
+	if len(runs) == 0 {
+		return false
 	}
-	dup, err := a.publish(ctx, ev, until)
+	r := &wire.Report{}
+	until := time.Now().Add(acceptWait)
+	for _, run := range runs {
+		r.Events = append(r.Events, wire.Event{Kind: wire.EventAccepted, JobID: run.h.JobID})
+		if run.h.Deadline.Before(until) {
+			until = run.h.Deadline
+		}
+	}
+	dup, err := a.publish(ctx, r, until)
 	switch {
 	case err != nil:
-		a.log.Warn("job not started", "job_id", env.JobID, "reason", "accepted_not_stored",
-			"error", err)
-		a.jobs.Go(func() { a.tellNotStarted(ctx, env) })
+		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(runs),
+			"reason", "accepted_not_stored", "error", err)
+		a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
 	case dup:
-		// The event store already holds an accepted event of this job:
-		// it ran here before, whatever the journal says.
-		a.log.Warn("job not started", "job_id", env.JobID, "reason", ReasonAlreadyRun)
+		// The event store already holds these accepted events: the jobs
+		// ran here before, whatever the journal says.
+		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(runs),
+			"reason", ReasonAlreadyRun)
 	default:
 		return true
 	}
-	a.settle(msg.Term, env.JobID)
 	return false
 }
 
-// tellNotStarted tells the server, once NATS takes events again, that a
-// job was dropped unrun, so that it ends now rather than at its deadline.
-// The journal keeps the job id: a later delivery is refused.
-func (a *agent) tellNotStarted(ctx context.Context, env *wire.Envelope) {
-	ev := &wire.Event{Kind: wire.EventRefused, JobID: env.JobID, Reason: ReasonNotStarted,
-		Message: "the agent could not record that it started the job, and did not run it"}
-	if _, err := a.publish(ctx, ev, env.Deadline.Add(resultGrace)); err != nil {
-		a.log.Warn("job refusal not delivered", "job_id", env.JobID, "error", err)
+// tellNotStarted tells the server, once NATS takes events again, that
+// jobs were dropped unrun, so that they end now rather than at their
+// deadline. The journal keeps their ids: a later delivery is refused.
+func (a *agent) tellNotStarted(ctx context.Context, runs []*run) {
+	r := &wire.Report{}
+	until := time.Time{}
+	for _, run := range runs {
+		r.Events = append(r.Events, wire.Event{Kind: wire.EventRefused, JobID: run.h.JobID,
+			Reason: ReasonNotStarted,
+			Message: "the agent could not record that it started the job, and did not run it"})
+		until = later(until, run.h.Deadline.Add(resultGrace))
+	}
+	if _, err := a.publish(ctx, r, until); err != nil {
+		a.log.Warn("job refusals not delivered", "job_id", runs[0].h.JobID, "jobs", len(runs),
+			"error", err)
 	}
 }
 
-// finish publishes the result of a job, trying until a minute past its
-// deadline, and then acknowledges the job.
-func (a *agent) finish(
-	ctx context.Context, msg jetstream.Msg, env *wire.Envelope, p *wire.Payload, ev *wire.Event,
-) {
+// runOne runs one accepted job and hands its result to the reporter,
+// waiting until the result is stored or given up.
+func (a *agent) runOne(ctx context.Context, r *run) {
+	a.inFlight.Add(1)
+	a.running <- struct{}{}
+	ev := runJob(ctx, r.d, r.h, r.p)
+	<-a.running
+	a.inFlight.Add(-1)
 	outcome := "ok"
 	if !ev.OK {
 		outcome = "failed"
 	}
-	a.log.Info("job done", "job_id", env.JobID, "op", p.Op, "driver", p.Driver,
+	a.log.Info("job done", "job_id", r.h.JobID, "op", r.p.Op, "driver", r.p.Driver,
 		"outcome", outcome, "reason", ev.Reason)
-	if _, err := a.publish(ctx, ev, env.Deadline.Add(resultGrace)); err != nil {
-		a.log.Error("job result not delivered", "job_id", env.JobID, "error", err)
+	if err := <-a.reports.send(ev, r.h.Deadline.Add(resultGrace)); err != nil {
+		a.log.Error("job result not delivered", "job_id", r.h.JobID, "error", err)
 	}
-	a.settle(msg.Ack, env.JobID)
 }
 
-// refuse tells the server the agent will not run a job, then
-// acknowledges the job so that it is not delivered again.
-func (a *agent) refuse(
-	ctx context.Context, msg jetstream.Msg, env *wire.Envelope, reason, message string,
-) {
-	a.log.Info("job refused", "job_id", env.JobID, "reason", reason)
-	ev := &wire.Event{Kind: wire.EventRefused, JobID: env.JobID, Reason: reason, Message: message}
-	if _, err := a.publish(ctx, ev, time.Now().Add(refuseWait)); err != nil {
-		a.log.Warn("job refusal not delivered", "job_id", env.JobID, "error", err)
+// refuseAll tells the server the agent will not run the jobs of refusals.
+// It returns a channel per refusal that is closed once its report is
+// stored or given up.
+func (a *agent) refuseAll(refusals []refusal) []<-chan error {
+	var out []<-chan error
+	for _, r := range refusals {
+		a.log.Info("job refused", "job_id", r.h.JobID, "reason", r.reason)
+		ev := &wire.Event{Kind: wire.EventRefused, JobID: r.h.JobID, Reason: r.reason,
+			Message: r.message}
+		out = append(out, a.reports.send(ev, time.Now().Add(refuseWait)))
 	}
-	a.settle(msg.Ack, env.JobID)
+	return out
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // settle acknowledges, terminates or delays a job message, logging a
-// failure: JetStream delivers the job again and the agent refuses it.
+// failure: JetStream delivers the jobs again and the agent refuses them.
 func (a *agent) settle(op func() error, jobID string) {
 	if err := op(); err != nil {
 		a.log.Warn("job message not settled", "job_id", jobID, "error", err)
 	}
 }
 
-// publish signs ev and publishes it to the event stream, trying again
-// until JetStream stores it or until passes. The job id and the kind make
-// the message id, so that a retry of a stored event is not stored twice;
-// dup reports that JetStream had it already.
+// publish signs r and publishes it to the event stream, trying again
+// until JetStream stores it or until passes. The kinds and jobs of its
+// events make the message id, so that a retry of a stored report is not
+// stored twice; dup reports that JetStream had it already.
 func (a *agent) publish(
-	ctx context.Context, ev *wire.Event, until time.Time,
+	ctx context.Context, r *wire.Report, until time.Time,
 ) (dup bool, err error) {
-	ev.Time = time.Now().UTC()
-	ev.Sign(a.id.keys)
-	data, err := json.Marshal(ev)
+	r.Time = time.Now().UTC()
+	r.Sign(a.id.keys)
+	data, err := json.Marshal(r)
 	if err != nil {
-		return false, wrapf(err, "encoding event")
+		return false, wrapf(err, "encoding report")
 	}
 	subject := wire.EventSubject(a.id.info.AgentID)
 	opts := []jetstream.PublishOpt{
-		jetstream.WithMsgID(ev.JobID + "." + ev.Kind),
+		jetstream.WithMsgID(r.MsgID()),
 		jetstream.WithExpectStream(wire.EventStream),
 	}
 	for attempt := 0; ; attempt++ {
@@ -374,9 +490,10 @@ func (a *agent) publish(
 		}
 		wait := backoff(attempt)
 		if time.Now().Add(wait).After(until) {
-			return false, wrapf(err, "publishing %s event", ev.Kind)
+			return false, wrapf(err, "publishing report of %d events", len(r.Events))
 		}
-		a.log.Debug("event not stored yet", "job_id", ev.JobID, "kind", ev.Kind, "error", err)
+		a.log.Debug("report not stored yet", "job_id", r.Events[0].JobID,
+			"events", len(r.Events), "error", err)
 		sleep(ctx, wait)
 	}
 }

@@ -96,8 +96,8 @@ func publishJob(t *testing.T, nc *nats.Conn, env *wire.Envelope, msgID string) {
 	}
 }
 
-// publishEvent puts an event on an agent's event subject.
-func publishEvent(t *testing.T, nc *nats.Conn, agentID string, ev *wire.Event) {
+// publishEvent puts a report on an agent's event subject.
+func publishEvent(t *testing.T, nc *nats.Conn, agentID string, ev *wire.Report) {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {

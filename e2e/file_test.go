@@ -276,7 +276,8 @@ func TestReplayedAndLateJobsDoNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := &wire.Envelope{JobID: tc.jobID, AgentID: keys.AgentID, Deadline: tc.deadline}
+			env := &wire.Envelope{AgentID: keys.AgentID,
+				Jobs: []wire.JobHeader{{JobID: tc.jobID, Deadline: tc.deadline}}}
 			p := &wire.Payload{JobID: tc.jobID, Op: wire.OpChange, Driver: "file",
 				Target: wire.Target{Address: "localhost", Params: map[string]string{"path": file,
 					"key": "DB_PASSWORD"}},
@@ -327,9 +328,10 @@ func TestForgedResultIsRejected(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := &wire.Event{Kind: wire.EventResult, JobID: r.Job.ID, Time: time.Now().UTC(), OK: true}
-			ev.Sign(tc.signer)
-			publishEvent(t, nc, tc.subject, ev)
+			rep := &wire.Report{Time: time.Now().UTC(),
+				Events: []wire.Event{{Kind: wire.EventResult, JobID: r.Job.ID, OK: true}}}
+			rep.Sign(tc.signer)
+			publishEvent(t, nc, tc.subject, rep)
 			waitFor(t, "the forged event to be rejected", func() bool {
 				return strings.Count(e.srv.Logs.String(), "agent event rejected") > i
 			})

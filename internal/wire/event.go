@@ -19,12 +19,14 @@ const (
 	EventRefused = "refused"
 )
 
-// Event is what an agent says about a job, signed.
+// MaxReport is the most events one report carries.
+const MaxReport = 256
+
+// Event is what an agent says about one job. Events travel in a signed
+// Report.
 type Event struct {
-	Kind    string    `json:"kind"`
-	JobID   string    `json:"job_id"`
-	AgentID string    `json:"agent_id"`
-	Time    time.Time `json:"time"`
+	Kind  string `json:"kind"`
+	JobID string `json:"job_id"`
 	// OK, Reason and Message are the outcome of a result.
 	OK      bool   `json:"ok"`
 	Reason  string `json:"reason,omitempty"`
@@ -33,7 +35,6 @@ type Event struct {
 	Checks []CheckOutcome `json:"checks,omitempty"`
 	// HostKey is the target's host key, as the driver saw it.
 	HostKey string `json:"host_key,omitempty"`
-	Sig     []byte `json:"sig,omitempty"`
 }
 
 // CheckOutcome is the result of logging in with one candidate.
@@ -44,28 +45,47 @@ type CheckOutcome struct {
 	Message string `json:"message,omitempty"`
 }
 
+// Report is a batch of an agent's events, signed once: a busy agent
+// answers for many jobs with one signature and one message.
+type Report struct {
+	AgentID string    `json:"agent_id"`
+	Time    time.Time `json:"time"`
+	Events  []Event   `json:"events"`
+	Sig     []byte    `json:"sig,omitempty"`
+}
+
 // signed returns the bytes the signature covers.
-func (e Event) signed() []byte {
-	e.Sig = nil
-	b, err := json.Marshal(e)
+func (r Report) signed() []byte {
+	r.Sig = nil
+	b, err := json.Marshal(r)
 	if err != nil {
-		panic(fmt.Sprintf("wire: encoding event: %v", err))
+		panic(fmt.Sprintf("wire: encoding report: %v", err))
 	}
-	return append([]byte(Version+" event "), b...)
+	return append([]byte(Version+" report "), b...)
 }
 
-// Sign signs e with the agent's key.
-func (e *Event) Sign(k *Keys) {
-	e.AgentID = k.AgentID
-	e.Sig = ed25519.Sign(k.sign, e.signed())
+// Sign signs r with the agent's key.
+func (r *Report) Sign(k *Keys) {
+	r.AgentID = k.AgentID
+	r.Sig = ed25519.Sign(k.sign, r.signed())
 }
 
-// Verify checks e's signature against an agent's public signing key.
-func (e *Event) Verify(pub ed25519.PublicKey) error {
-	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, e.signed(), e.Sig) {
+// Verify checks r's signature against an agent's public signing key.
+func (r *Report) Verify(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, r.signed(), r.Sig) {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// MsgID is the report's JetStream message id, from the kind and job of
+// each of its events: a retry of a stored report is not stored twice.
+func (r *Report) MsgID() string {
+	parts := make([]string, 0, 2*len(r.Events))
+	for _, e := range r.Events {
+		parts = append(parts, e.Kind, e.JobID)
+	}
+	return "report-" + digest(parts)
 }
 
 // Heartbeat is what an agent publishes every few seconds.

@@ -2,17 +2,20 @@
 // over NATS: the subjects, the job envelope sealed to one agent with HPKE,
 // and the events an agent signs with Ed25519 to answer.
 //
-// A job travels as an Envelope on the agent's job subject. Its payload, the
-// only part holding secrets, is sealed to the agent's HPKE public key, with
-// the job id, the agent id and the deadline bound in, so that an envelope
-// cannot be opened by another agent or replayed with a later deadline. An
-// agent answers on its event subject with events signed by its Ed25519 key;
-// the server drops any event whose signature does not verify against the
-// key it enrolled.
+// Jobs travel in batches, one Envelope per message on the agent's job
+// subject. Their payloads, the only part holding secrets, are sealed
+// together to the agent's HPKE public key, with the agent id and every
+// job's id and deadline bound in, so that an envelope cannot be opened by
+// another agent or replayed with a later deadline. An agent answers on its
+// event subject with Reports, each a batch of events signed once by its
+// Ed25519 key; the server drops any report whose signature does not verify
+// against the key it enrolled.
 package wire
 
 import (
 	"crypto/hpke"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +23,7 @@ import (
 )
 
 // Version is the protocol version, part of every sealed and signed byte.
-const Version = "passman/v1"
+const Version = "passman/v2"
 
 // Subjects and streams.
 const (
@@ -54,13 +57,16 @@ func ConsumerName(agentID string) string { return "agent-" + agentID }
 func InboxPrefix(agentID string) string { return "_INBOX_" + agentID }
 
 var (
-	// ErrBadSignature is returned for an event whose signature does not
-	// verify.
-	ErrBadSignature = errors.New("event signature does not verify")
+	// ErrBadSignature is returned for a report or heartbeat whose
+	// signature does not verify.
+	ErrBadSignature = errors.New("signature does not verify")
 	// ErrNotForMe is returned for an envelope addressed to another agent.
 	ErrNotForMe = errors.New("envelope is addressed to another agent")
 	// ErrSeal is returned when a payload does not open.
 	ErrSeal = errors.New("job payload does not open")
+	// ErrBadBatch is returned when payloads do not match an envelope's
+	// jobs.
+	ErrBadBatch = errors.New("payloads do not match the envelope's jobs")
 )
 
 // The HPKE suite: the hybrid ML-KEM-768 + X25519 KEM, so that a recorded
@@ -72,20 +78,56 @@ var (
 	aead = hpke.AES256GCM()
 )
 
-// Envelope carries one job to one agent.
+// MaxBatch is the most jobs one envelope carries.
+const MaxBatch = 64
+
+// Envelope carries a batch of jobs to one agent: one HPKE seal and one
+// message for all of them, so that a busy agent pays for one key
+// encapsulation and one delivery per batch rather than per job.
 type Envelope struct {
-	JobID    string    `json:"job_id"`
-	AgentID  string    `json:"agent_id"`
-	Deadline time.Time `json:"deadline"`
+	AgentID string `json:"agent_id"`
+	// Jobs are the jobs of the batch, in the order of the sealed payloads.
+	Jobs []JobHeader `json:"jobs"`
 	// Sealed is the HPKE encapsulated key followed by the ciphertext of
-	// the Payload.
+	// the payloads.
 	Sealed []byte `json:"sealed"`
 }
 
-// info binds the envelope's header into the seal.
+// JobHeader is what anyone on the wire may see of a job: its id and its
+// deadline, both bound into the seal.
+type JobHeader struct {
+	JobID    string    `json:"job_id"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// info binds the envelope's header into the seal: the agent and every
+// job's id and deadline, in order.
 func (e *Envelope) info() []byte {
-	return fmt.Appendf(nil, "%s job %s agent %s deadline %s", Version, e.JobID, e.AgentID,
-		e.Deadline.UTC().Format(time.RFC3339Nano))
+	b := fmt.Appendf(nil, "%s jobs for agent %s", Version, e.AgentID)
+	for _, j := range e.Jobs {
+		b = fmt.Appendf(b, "; job %s deadline %s", j.JobID, j.Deadline.UTC().Format(time.RFC3339Nano))
+	}
+	return b
+}
+
+// MsgID is the envelope's JetStream message id: the same batch published
+// twice is stored once, and two different batches never share an id.
+func (e *Envelope) MsgID() string {
+	ids := make([]string, len(e.Jobs))
+	for i, j := range e.Jobs {
+		ids[i] = j.JobID
+	}
+	return "jobs-" + digest(ids)
+}
+
+// digest returns a short hex digest of a list of strings.
+func digest(parts []string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // PublicKey is an agent's parsed HPKE public key. Parsing an ML-KEM key
@@ -101,28 +143,39 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 	return &PublicKey{k}, nil
 }
 
-// Seal encrypts p to the agent's HPKE public key into e.Sealed.
-func (e *Envelope) Seal(agentKey []byte, p *Payload) error {
+// Seal encrypts ps, one payload per job of e in the same order, to the
+// agent's HPKE public key into e.Sealed.
+func (e *Envelope) Seal(agentKey []byte, ps ...*Payload) error {
 	pk, err := ParsePublicKey(agentKey)
 	if err != nil {
 		return err
 	}
-	return e.SealTo(pk, p)
+	return e.SealTo(pk, ps...)
 }
 
-// SealTo encrypts p to a parsed public key into e.Sealed.
-func (e *Envelope) SealTo(pk *PublicKey, p *Payload) error {
-	pt, err := json.Marshal(p)
+// SealTo is Seal with a parsed public key.
+func (e *Envelope) SealTo(pk *PublicKey, ps ...*Payload) error {
+	if len(ps) != len(e.Jobs) || len(ps) == 0 || len(ps) > MaxBatch {
+		return fmt.Errorf("%w: %d payloads for %d jobs", ErrBadBatch, len(ps), len(e.Jobs))
+	}
+	for i, p := range ps {
+		if p.JobID != e.Jobs[i].JobID {
+			return fmt.Errorf("%w: payload %d is of job %s, not %s", ErrBadBatch, i, p.JobID,
+				e.Jobs[i].JobID)
+		}
+	}
+	pt, err := json.Marshal(ps)
 	if err != nil {
-		return fmt.Errorf("encoding payload: %w", err)
+		return fmt.Errorf("encoding payloads: %w", err)
 	}
 	defer clear(pt)
 	e.Sealed, err = hpke.Seal(pk.k, kdf, aead, e.info(), pt)
 	return err
 }
 
-// Open decrypts e's payload with the agent's HPKE private key.
-func (e *Envelope) Open(k *Keys) (*Payload, error) {
+// Open decrypts e's payloads with the agent's HPKE private key. They come
+// in the order of e.Jobs, each checked to be of its job.
+func (e *Envelope) Open(k *Keys) ([]*Payload, error) {
 	if e.AgentID != k.AgentID {
 		return nil, ErrNotForMe
 	}
@@ -131,14 +184,19 @@ func (e *Envelope) Open(k *Keys) (*Payload, error) {
 		return nil, ErrSeal
 	}
 	defer clear(pt)
-	p := new(Payload)
-	if err := json.Unmarshal(pt, p); err != nil {
-		return nil, fmt.Errorf("decoding payload: %w", err)
+	var ps []*Payload
+	if err := json.Unmarshal(pt, &ps); err != nil {
+		return nil, fmt.Errorf("decoding payloads: %w", err)
 	}
-	if p.JobID != e.JobID {
+	if len(ps) != len(e.Jobs) {
 		return nil, ErrSeal
 	}
-	return p, nil
+	for i, p := range ps {
+		if p == nil || p.JobID != e.Jobs[i].JobID {
+			return nil, ErrSeal
+		}
+	}
+	return ps, nil
 }
 
 // Ops of a payload.

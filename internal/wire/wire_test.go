@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -19,15 +21,23 @@ func newKeys(t *testing.T, id string) *Keys {
 func TestEnvelopeSealOpen(t *testing.T) {
 	a, b := newKeys(t, "agent-a"), newKeys(t, "agent-b")
 	deadline := time.Now().Add(time.Minute).UTC()
-	p := &Payload{JobID: "j1", Op: OpChange, Driver: "file", Current: []byte("old-secret"),
-		New: []byte("new-secret")}
+	ps := []*Payload{
+		{JobID: "j1", Op: OpChange, Driver: "file", Current: []byte("old-secret"),
+			New: []byte("new-secret")},
+		{JobID: "j2", Op: OpCheck, Driver: "file",
+			Candidates: []Candidate{{Version: 3, Value: []byte("other-secret")}}},
+	}
 	seal := func(mod func(*Envelope)) *Envelope {
-		e := &Envelope{JobID: "j1", AgentID: "agent-a", Deadline: deadline}
-		if err := e.Seal(a.HPKEPublic(), p); err != nil {
+		e := &Envelope{AgentID: "agent-a", Jobs: []JobHeader{
+			{JobID: "j1", Deadline: deadline}, {JobID: "j2", Deadline: deadline.Add(time.Second)},
+		}}
+		if err := e.Seal(a.HPKEPublic(), ps...); err != nil {
 			t.Fatal(err)
 		}
-		if bytes.Contains(e.Sealed, []byte("new-secret")) {
-			t.Fatal("sealed envelope holds the secret in clear")
+		for _, s := range []string{"new-secret", "old-secret", "other-secret"} {
+			if bytes.Contains(e.Sealed, []byte(s)) {
+				t.Fatalf("sealed envelope holds %s in clear", s)
+			}
 		}
 		if mod != nil {
 			mod(e)
@@ -35,7 +45,8 @@ func TestEnvelopeSealOpen(t *testing.T) {
 		return e
 	}
 	got, err := seal(nil).Open(a)
-	if err != nil || string(got.New) != "new-secret" {
+	if err != nil || len(got) != 2 || string(got[0].New) != "new-secret" ||
+		string(got[1].Candidates[0].Value) != "other-secret" {
 		t.Fatalf("Open = %v, %v", got, err)
 	}
 	cases := []struct {
@@ -46,8 +57,12 @@ func TestEnvelopeSealOpen(t *testing.T) {
 	}{
 		{"another agent's keys", b, func(e *Envelope) { e.AgentID = "agent-b" }, ErrSeal},
 		{"addressed elsewhere", a, func(e *Envelope) { e.AgentID = "agent-b" }, ErrNotForMe},
-		{"later deadline", a, func(e *Envelope) { e.Deadline = e.Deadline.Add(time.Hour) }, ErrSeal},
-		{"other job id", a, func(e *Envelope) { e.JobID = "j2" }, ErrSeal},
+		{"later deadline", a, func(e *Envelope) {
+			e.Jobs[1].Deadline = e.Jobs[1].Deadline.Add(time.Hour)
+		}, ErrSeal},
+		{"other job id", a, func(e *Envelope) { e.Jobs[0].JobID = "j3" }, ErrSeal},
+		{"jobs swapped", a, func(e *Envelope) { e.Jobs[0], e.Jobs[1] = e.Jobs[1], e.Jobs[0] }, ErrSeal},
+		{"job dropped", a, func(e *Envelope) { e.Jobs = e.Jobs[:1] }, ErrSeal},
 		{"flipped byte", a, func(e *Envelope) { e.Sealed[len(e.Sealed)-1] ^= 1 }, ErrSeal},
 	}
 	for _, tc := range cases {
@@ -59,26 +74,93 @@ func TestEnvelopeSealOpen(t *testing.T) {
 	}
 }
 
-func TestEventSignature(t *testing.T) {
+func TestSealRefusesMismatchedPayloads(t *testing.T) {
+	a := newKeys(t, "agent-a")
+	deadline := time.Now().Add(time.Minute)
+	many := make([]JobHeader, MaxBatch+1)
+	manyP := make([]*Payload, MaxBatch+1)
+	for i := range many {
+		id := fmt.Sprintf("j%d", i)
+		many[i], manyP[i] = JobHeader{JobID: id, Deadline: deadline}, &Payload{JobID: id}
+	}
+	cases := []struct {
+		name string
+		jobs []JobHeader
+		ps   []*Payload
+	}{
+		{"no job", nil, nil},
+		{"fewer payloads", []JobHeader{{JobID: "j1"}, {JobID: "j2"}}, []*Payload{{JobID: "j1"}}},
+		{"payload of another job", []JobHeader{{JobID: "j1"}}, []*Payload{{JobID: "j2"}}},
+		{"over the batch limit", many, manyP},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &Envelope{AgentID: "agent-a", Jobs: tc.jobs}
+			if err := e.Seal(a.HPKEPublic(), tc.ps...); !errors.Is(err, ErrBadBatch) {
+				t.Errorf("Seal error = %v, want ErrBadBatch", err)
+			}
+		})
+	}
+}
+
+func TestMsgIDs(t *testing.T) {
+	batch := func(ids ...string) *Envelope {
+		e := &Envelope{AgentID: "a"}
+		for _, id := range ids {
+			e.Jobs = append(e.Jobs, JobHeader{JobID: id})
+		}
+		return e
+	}
+	if batch("j1", "j2").MsgID() != batch("j1", "j2").MsgID() {
+		t.Error("the same batch has two message ids")
+	}
+	for _, other := range []*Envelope{batch("j1"), batch("j2", "j1"), batch("j1", "j2", "j3"),
+		batch("j1j2")} {
+		if other.MsgID() == batch("j1", "j2").MsgID() {
+			t.Errorf("batch %v shares the message id of j1, j2", other.Jobs)
+		}
+	}
+	accepted := &Report{Events: []Event{{Kind: EventAccepted, JobID: "j1"}}}
+	result := &Report{Events: []Event{{Kind: EventResult, JobID: "j1"}}}
+	if accepted.MsgID() == result.MsgID() {
+		t.Error("a job's accepted and result reports share a message id")
+	}
+}
+
+func TestReportSignature(t *testing.T) {
 	a, b := newKeys(t, "agent-a"), newKeys(t, "agent-b")
-	e := &Event{Kind: EventResult, JobID: "j1", Time: time.Now().UTC(), OK: true}
-	e.Sign(a)
-	if err := e.Verify(a.SigningPublic()); err != nil {
+	r := &Report{Time: time.Now().UTC(), Events: []Event{
+		{Kind: EventResult, JobID: "j1", OK: true},
+		{Kind: EventAccepted, JobID: "j2"},
+	}}
+	r.Sign(a)
+	if err := r.Verify(a.SigningPublic()); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
-	forged := *e
-	forged.OK = false
-	if err := forged.Verify(a.SigningPublic()); !errors.Is(err, ErrBadSignature) {
-		t.Errorf("edited event verified: %v", err)
+	edits := map[string]func(*Report){
+		"outcome changed": func(r *Report) { r.Events[0].OK = false },
+		"event dropped":   func(r *Report) { r.Events = r.Events[1:] },
+		"event added": func(r *Report) {
+			r.Events = append(r.Events, Event{Kind: EventResult, JobID: "j3", OK: true})
+		},
+		"agent changed": func(r *Report) { r.AgentID = "agent-b" },
 	}
-	if err := e.Verify(b.SigningPublic()); !errors.Is(err, ErrBadSignature) {
-		t.Errorf("event verified with another agent's key: %v", err)
+	for name, edit := range edits {
+		forged := *r
+		forged.Events = slices.Clone(r.Events)
+		edit(&forged)
+		if err := forged.Verify(a.SigningPublic()); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: edited report verified: %v", name, err)
+		}
 	}
-	other := &Event{Kind: EventResult, JobID: "j1", OK: true}
+	if err := r.Verify(b.SigningPublic()); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("report verified with another agent's key: %v", err)
+	}
+	other := &Report{Events: []Event{{Kind: EventResult, JobID: "j1", OK: true}}}
 	other.Sign(b)
 	other.AgentID = "agent-a"
 	if err := other.Verify(a.SigningPublic()); !errors.Is(err, ErrBadSignature) {
-		t.Errorf("event signed by b verified as a: %v", err)
+		t.Errorf("report signed by b verified as a: %v", err)
 	}
 }
 

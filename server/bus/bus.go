@@ -201,13 +201,13 @@ func (b *Bus) EnsureAgent(ctx context.Context, agentID string) error {
 	return nil
 }
 
-// PublishJob puts an envelope in its agent's queue. The job id is the
-// message id, so publishing the same job again within the duplicate
-// window is a no-op.
+// PublishJob puts an envelope of jobs in its agent's queue. Its message id
+// comes from its jobs, so publishing the same batch again within the
+// duplicate window is a no-op.
 func (b *Bus) PublishJob(ctx context.Context, env *wire.Envelope, data []byte) error {
-	_, err := b.js.Publish(ctx, wire.JobSubject(env.AgentID), data, jetstream.WithMsgID(env.JobID))
+	_, err := b.js.Publish(ctx, wire.JobSubject(env.AgentID), data, jetstream.WithMsgID(env.MsgID()))
 	if err != nil {
-		return fmt.Errorf("publishing job %s: %w", env.JobID, err)
+		return fmt.Errorf("publishing %d jobs from %s: %w", len(env.Jobs), env.Jobs[0].JobID, err)
 	}
 	return nil
 }

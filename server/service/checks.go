@@ -108,7 +108,7 @@ func (s *Service) addChecks(tx *store.Tx, c *Caller, ch chain, out *api.CheckRes
 		if err := s.preassign(j); err != nil {
 			return nil, err
 		}
-		s.countAssigned(tx, j)
+		s.handOut(tx, j)
 		if err := putJob(tx, j, ""); err != nil {
 			return nil, err
 		}

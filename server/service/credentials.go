@@ -202,12 +202,10 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 	return out, err
 }
 
-// dispatchNow hands a new job to an agent at once; the job loop retries
-// whatever fails here.
+// dispatchNow hands a new job to an agent at once, unless its write
+// handed it out already; the job loop retries whatever fails here.
 func (s *Service) dispatchNow(jobID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.dispatch(ctx, jobID); err != nil {
+	if err := s.dispatch(jobID); err != nil {
 		s.logErr("dispatching job", jobID, err)
 		s.kick()
 	}
@@ -282,7 +280,7 @@ func (s *Service) apply(tx *store.Tx, c *Caller, a *account, cr *model.Credentia
 		if err := s.preassign(job); err != nil {
 			return nil, err
 		}
-		s.countAssigned(tx, job)
+		s.handOut(tx, job)
 	}
 	a.node.LastAction = &model.Action{Op: string(ch.kind), By: c.User, At: now, Note: job.Outcome}
 	return job, putJob(tx, job, "")

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/passman-dev/passman/internal/secret"
 	"github.com/passman-dev/passman/internal/wire"
@@ -14,40 +16,111 @@ import (
 	"github.com/passman-dev/passman/server/store"
 )
 
-// published remembers the jobs this process has put on NATS, so that the
-// job loop publishes each dispatched job once after a start: JetStream
-// drops a repeat within its duplicate window, and the agent's journal
-// refuses one after it.
+// publishTimeout bounds one publication of a batch of jobs.
+const publishTimeout = 10 * time.Second
+
+// published remembers the jobs this process has queued for NATS or put
+// there, so that the job loop publishes each dispatched job once after a
+// start: JetStream drops a repeat within its duplicate window, and the
+// agent's journal refuses one after it. A job is forgotten when it ends,
+// or when its publication failed and the job loop is to try again.
 type published struct {
 	mu sync.Mutex
 	m  map[string]bool
 }
 
-func (p *published) test(id string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.m[id]
-}
-
-func (p *published) mark(id string, ok bool) {
+// claim records job id as queued and reports whether it was not yet.
+func (p *published) claim(id string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
 		p.m = map[string]bool{}
 	}
-	if ok {
-		p.m[id] = true
-	} else {
-		delete(p.m, id)
+	if p.m[id] {
+		return false
+	}
+	p.m[id] = true
+	return true
+}
+
+// has reports whether job id is queued or published.
+func (p *published) has(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[id]
+}
+
+// forget drops job id.
+func (p *published) forget(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, id)
+}
+
+// outbox holds the jobs handed to one agent that wait to be published.
+// One goroutine at a time publishes them, everything queued meanwhile in
+// the next batch: a job alone when the server is quiet, up to
+// wire.MaxBatch when it is busy, and never a wait for a batch to fill.
+type outbox struct {
+	mu   sync.Mutex
+	jobs []*model.Job
+	busy bool
+}
+
+// enqueue queues job j, handed to its agent in a committed write, to be
+// published to that agent, unless it is queued or published already. j
+// must not change afterwards.
+func (s *Service) enqueue(j *model.Job) {
+	if s.bus == nil || j.AgentID == "" || !s.sent.claim(j.ID) {
+		return
+	}
+	v, _ := s.outboxes.LoadOrStore(j.AgentID, &outbox{})
+	ob := v.(*outbox)
+	ob.mu.Lock()
+	ob.jobs = append(ob.jobs, j)
+	start := !ob.busy
+	ob.busy = true
+	ob.mu.Unlock()
+	if start {
+		go s.drain(j.AgentID, ob)
 	}
 }
 
-// dispatch hands a waiting job to an agent of its zone and publishes it.
-// A job that has an agent already is published to that same agent, never
-// to another. Without an agent in the zone, or with the vault closed, the
-// job keeps waiting.
-func (s *Service) dispatch(ctx context.Context, jobID string) error {
-	if s.bus == nil || !s.vault.IsOpen() {
+// drain publishes the jobs of an agent's outbox in batches until it is
+// empty. A batch that fails goes back to the job loop.
+func (s *Service) drain(agentID string, ob *outbox) {
+	for {
+		ob.mu.Lock()
+		n := min(len(ob.jobs), wire.MaxBatch)
+		if n == 0 {
+			ob.jobs, ob.busy = nil, false
+			ob.mu.Unlock()
+			return
+		}
+		batch := slices.Clone(ob.jobs[:n])
+		ob.jobs = slices.Delete(ob.jobs, 0, n)
+		ob.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		err := s.publish(ctx, agentID, batch)
+		cancel()
+		if err != nil {
+			for _, j := range batch {
+				s.sent.forget(j.ID)
+			}
+			s.log.Warn("publishing jobs failed", "agent", agentID, "job_id", batch[0].ID,
+				"jobs", len(batch), "error", err)
+			s.kick()
+		}
+	}
+}
+
+// dispatch hands a waiting job to an agent of its zone and queues it for
+// publication. A job that has an agent already goes to that same agent,
+// never to another. Without an agent in the zone, or with the vault
+// closed, the job keeps waiting.
+func (s *Service) dispatch(jobID string) error {
+	if s.bus == nil || !s.vault.IsOpen() || s.sent.has(jobID) {
 		return nil
 	}
 	job, err := s.getJob(jobID)
@@ -59,10 +132,8 @@ func (s *Service) dispatch(ctx context.Context, jobID string) error {
 			return err
 		}
 	}
-	if s.sent.test(job.ID) {
-		return nil
-	}
-	return s.publish(ctx, job)
+	s.enqueue(job)
+	return nil
 }
 
 func (s *Service) getJob(id string) (*model.Job, error) {
@@ -125,38 +196,56 @@ func (s *Service) preassign(j *model.Job) error {
 // credential as it was before the job.
 func (s *Service) cannotRun(job *model.Job, reason, why string) error {
 	s.log.Warn("job cannot run", "job_id", job.ID, "reason", reason)
-	return s.jobRefused(job, &wire.Event{Reason: reason, Message: why})
+	return s.updateJob(job.ID, "job.refused", s.refusal(&wire.Event{Reason: reason, Message: why}))
 }
 
-// countAssigned counts a preassigned job against its agent once tx
-// commits.
-func (s *Service) countAssigned(tx *store.Tx, j *model.Job) {
-	if id := j.AgentID; id != "" {
-		tx.OnCommit(func() { s.agents.assign(id, 1) })
+// handOut counts a preassigned job against its agent and queues it for
+// publication once tx commits. j must not change once tx has committed.
+func (s *Service) handOut(tx *store.Tx, j *model.Job) {
+	if j.AgentID == "" {
+		return
 	}
+	tx.OnCommit(func() {
+		s.agents.assign(j.AgentID, 1)
+		s.enqueue(j)
+	})
 }
 
-// publish seals a job to its agent and puts it in the agent's queue.
-func (s *Service) publish(ctx context.Context, job *model.Job) error {
-	agent, err := s.getAgent(job.AgentID)
+// publish seals a batch of jobs to their agent and puts it in the agent's
+// queue. A job whose payload cannot be built is left out: it ends at once
+// when it cannot run as it stands, and goes back to the job loop
+// otherwise.
+func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job) error {
+	agent, err := s.getAgent(agentID)
 	if err != nil {
-		return fmt.Errorf("reading agent %s: %w", job.AgentID, err)
+		return fmt.Errorf("reading agent %s: %w", agentID, err)
 	}
-	p, err := s.payload(job)
-	if errors.Is(err, errNoReconcile) {
-		return s.cannotRun(job, "no_reconcile_login", err.Error())
-	}
-	if err != nil {
-		return err
-	}
-	defer p.Wipe()
 	pk, err := s.agentKey(agent)
 	if err != nil {
 		return err
 	}
-	env := &wire.Envelope{JobID: job.ID, AgentID: agent.ID, Deadline: job.Deadline}
-	if err := env.SealTo(pk, p); err != nil {
-		return fmt.Errorf("sealing job %s: %w", job.ID, err)
+	env := &wire.Envelope{AgentID: agent.ID}
+	var ps []*wire.Payload
+	defer func() {
+		for _, p := range ps {
+			p.Wipe()
+		}
+	}()
+	for _, job := range jobs {
+		p, err := s.payload(job)
+		if err != nil {
+			s.sent.forget(job.ID)
+			s.leftOut(job, err)
+			continue
+		}
+		env.Jobs = append(env.Jobs, wire.JobHeader{JobID: job.ID, Deadline: job.Deadline})
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	if err := env.SealTo(pk, ps...); err != nil {
+		return fmt.Errorf("sealing jobs for agent %s: %w", agent.ID, err)
 	}
 	data, err := json.Marshal(env)
 	if err != nil {
@@ -171,9 +260,20 @@ func (s *Service) publish(ctx context.Context, job *model.Job) error {
 	if err := s.bus.PublishJob(ctx, env, data); err != nil {
 		return err
 	}
-	s.sent.mark(job.ID, true)
-	s.log.Debug("job published", "job_id", job.ID, "agent", agent.ID, "kind", job.Kind)
+	s.log.Debug("jobs published", "job_id", env.Jobs[0].JobID, "jobs", len(env.Jobs),
+		"agent", agent.ID)
 	return nil
+}
+
+// leftOut deals with a job whose payload could not be built.
+func (s *Service) leftOut(job *model.Job, err error) {
+	if errors.Is(err, errNoReconcile) {
+		s.logErr("ending a job that cannot run", job.ID, s.cannotRun(job, "no_reconcile_login",
+			err.Error()))
+		return
+	}
+	s.logErr("building a job's payload", job.ID, err)
+	s.kick()
 }
 
 // agentKey returns an agent's parsed HPKE public key, parsing it once.

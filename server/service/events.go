@@ -22,50 +22,108 @@ import (
 // not among them: the agent took the job before and may have run it.
 var unchangedReasons = []string{"no_driver", "bad_job", "bad_seal", "deadline_passed", "not_started"}
 
-// HandleEvent applies an event an agent published on its subject. An event
-// that is not signed by that agent, or is about a job that agent was not
-// handed, is dropped and audited; it never changes a credential. The
-// returned error asks for the event to be delivered again.
+// HandleEvent applies a report an agent published on its subject: all of
+// its events in one write. A report that is not signed by that agent is
+// dropped and audited, and so is an event about a job that agent was not
+// handed; neither ever changes a credential. The returned error asks for
+// the report to be delivered again; applying it again changes nothing
+// that it changed already.
 func (s *Service) HandleEvent(agentID string, data []byte) error {
-	var e wire.Event
-	if err := json.Unmarshal(data, &e); err != nil {
-		s.rejectEvent(agentID, "", "undecodable event")
+	var r wire.Report
+	if err := json.Unmarshal(data, &r); err != nil || len(r.Events) == 0 ||
+		len(r.Events) > wire.MaxReport {
+		s.rejectEvent(agentID, "", "undecodable report")
 		return nil
 	}
 	agent, err := s.getAgent(agentID)
 	if errNotFound(err) {
-		s.rejectEvent(agentID, e.JobID, "event from an unknown agent")
+		s.rejectEvent(agentID, r.Events[0].JobID, "report from an unknown agent")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if e.AgentID != agentID || e.Verify(agent.SigningKey) != nil {
-		s.rejectEvent(agentID, e.JobID, "event signature does not verify")
+	if r.AgentID != agentID || r.Verify(agent.SigningKey) != nil {
+		s.rejectEvent(agentID, r.Events[0].JobID, "report signature does not verify")
 		return nil
 	}
-	job, err := s.getJob(e.JobID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && job.AgentID != agentID {
-		s.rejectEvent(agentID, e.JobID, "event about a job the agent was not handed")
-		return nil
-	}
-	if err != nil || job.State.Final() {
-		return err
-	}
-	switch e.Kind {
-	case wire.EventAccepted:
-		return s.jobAccepted(job, agentID)
-	case wire.EventResult:
-		return s.jobResult(job, &e)
-	case wire.EventRefused:
-		s.log.Info("agent refused job", "job_id", job.ID, "agent", agentID, "reason", e.Reason)
-		if slices.Contains(unchangedReasons, e.Reason) {
-			return s.jobRefused(job, &e)
+	return s.applyEvents(agentID, r.Events)
+}
+
+// rejected is an event dropped while a report was applied.
+type rejected struct{ jobID, why string }
+
+// applyEvents applies the events of one report in one write, each to its
+// job and account, with an audit record per job step.
+func (s *Service) applyEvents(agentID string, evs []wire.Event) error {
+	var drop []rejected
+	var resolves bool
+	err := s.st.Update(func(tx *store.Tx) error {
+		drop, resolves = drop[:0], false
+		for i := range evs {
+			e := &evs[i]
+			j := new(model.Job)
+			err := tx.Get(store.JobKey(e.JobID), j)
+			if errors.Is(err, store.ErrNotFound) || err == nil && j.AgentID != agentID {
+				drop = append(drop, rejected{e.JobID, "event about a job the agent was not handed"})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if j.State.Final() {
+				continue
+			}
+			r, err := s.applyEvent(tx, agentID, j, e)
+			if err != nil {
+				return err
+			}
+			if r.why != "" {
+				drop = append(drop, rejected{e.JobID, r.why})
+			}
+			resolves = resolves || r.resolve
 		}
 		return nil
+	})
+	if err != nil {
+		s.log.Warn("applying agent events failed", "agent", agentID, "events", len(evs),
+			"error", err)
+		return err
 	}
-	s.rejectEvent(agentID, e.JobID, "unknown event kind")
+	for _, d := range drop {
+		s.rejectEvent(agentID, d.jobID, d.why)
+	}
+	if resolves {
+		s.kick()
+	}
 	return nil
+}
+
+// applied is what applying one event led to.
+type applied struct {
+	// why says why the event was dropped, when it was.
+	why string
+	// resolve is set when a resolve job was recorded.
+	resolve bool
+}
+
+// applyEvent applies one event to its job j, not final, read through tx.
+func (s *Service) applyEvent(tx *store.Tx, agentID string, j *model.Job, e *wire.Event) (
+	applied, error) {
+	switch e.Kind {
+	case wire.EventAccepted:
+		return applied{}, s.jobAccepted(tx, j, agentID)
+	case wire.EventResult:
+		next, err := s.jobResult(tx, j, e)
+		return applied{resolve: next != nil}, err
+	case wire.EventRefused:
+		s.log.Info("agent refused job", "job_id", j.ID, "agent", agentID, "reason", e.Reason)
+		if slices.Contains(unchangedReasons, e.Reason) {
+			return applied{}, s.jobRefused(tx, j, e)
+		}
+		return applied{}, nil
+	}
+	return applied{why: "unknown event kind"}, nil
 }
 
 // rejectEvent audits and logs an event that was dropped.
@@ -75,11 +133,17 @@ func (s *Service) rejectEvent(agentID, jobID, why string) {
 		Outcome: audit.Refused, Code: "bad_event", Detail: why})
 }
 
-// jobRefused ends a job its agent refused before touching the target. The
-// job is never handed to another agent, so its pending value is dropped
-// and the credential goes back to its status before the job.
-func (s *Service) jobRefused(job *model.Job, e *wire.Event) error {
-	return s.updateJob(job.ID, "job.refused", func(_ *store.Tx, j *model.Job, a *account) error {
+// jobRefused ends job j, read through tx, that its agent refused before
+// touching the target.
+func (s *Service) jobRefused(tx *store.Tx, j *model.Job, e *wire.Event) error {
+	return s.changeJob(tx, j, "job.refused", s.refusal(e))
+}
+
+// refusal ends a job that was refused before any agent touched the target.
+// The job is never handed to another agent, so its pending value is
+// dropped and the credential goes back to its status before the job.
+func (s *Service) refusal(e *wire.Event) func(*store.Tx, *model.Job, *account) error {
+	return func(_ *store.Tx, j *model.Job, a *account) error {
 		cr, ok := a.creds[j.Type]
 		if !ok {
 			return fmt.Errorf("job %s: account has no %s", j.ID, j.Type)
@@ -97,31 +161,25 @@ func (s *Service) jobRefused(job *model.Job, e *wire.Event) error {
 		}
 		j.Enter(model.JobFailed, s.now(), j.Outcome)
 		return nil
-	})
+	}
 }
 
 // jobAccepted moves a job to running. Only the job changes: its account
 // is as the job left it until the result.
-func (s *Service) jobAccepted(job *model.Job, agentID string) error {
-	ev := audit.Record{Actor: "agent:" + agentID, Op: "job.accepted", JobID: job.ID, Path: job.Path}
-	return s.write(ev, func(tx *store.Tx, _ *audit.Record) error {
-		j := new(model.Job)
-		if err := tx.Get(store.JobKey(job.ID), j); err != nil {
-			return err
-		}
-		if j.State != model.JobWaitingAgent {
-			return nil
-		}
-		j.Enter(model.JobRunning, s.now(), "started by agent "+agentID)
-		return putJob(tx, j, model.JobWaitingAgent)
-	})
+func (s *Service) jobAccepted(tx *store.Tx, j *model.Job, agentID string) error {
+	if j.State != model.JobWaitingAgent {
+		return nil
+	}
+	j.Enter(model.JobRunning, s.now(), "started by agent "+agentID)
+	tx.Audit(audit.Record{Actor: "agent:" + agentID, Op: "job.accepted", JobID: j.ID,
+		Path: j.Path, Outcome: audit.OK})
+	return putJob(tx, j, model.JobWaitingAgent)
 }
 
-// updateJob loads a job and its account in a write, lets fn change them,
-// and saves both. Final jobs are left alone.
+// updateJob loads a job and its account in a write of their own, lets fn
+// change them, and saves both. Final jobs are left alone.
 func (s *Service) updateJob(id, op string, fn func(*store.Tx, *model.Job, *account) error) error {
-	ev := audit.Record{Actor: "system", Op: op, JobID: id}
-	return s.write(ev, func(tx *store.Tx, ev *audit.Record) error {
+	err := s.st.Update(func(tx *store.Tx) error {
 		j := new(model.Job)
 		if err := tx.Get(store.JobKey(id), j); err != nil {
 			return err
@@ -129,42 +187,63 @@ func (s *Service) updateJob(id, op string, fn func(*store.Tx, *model.Job, *accou
 		if j.State.Final() {
 			return nil
 		}
-		old := j.State
-		ev.Path = j.Path
-		if j.AgentID != "" {
-			ev.Actor = "agent:" + j.AgentID
+		return s.changeJob(tx, j, op, fn)
+	})
+	if err != nil {
+		return s.fail(audit.Record{Actor: "system", Op: op, JobID: id}, err)
+	}
+	return nil
+}
+
+// changeJob loads the account of job j, not final and read through tx,
+// lets fn change them, and stages both with an audit record of op.
+func (s *Service) changeJob(tx *store.Tx, j *model.Job, op string,
+	fn func(*store.Tx, *model.Job, *account) error) error {
+	old := j.State
+	ev := audit.Record{Actor: "system", Op: op, JobID: j.ID, Path: j.Path, Outcome: audit.OK}
+	if j.AgentID != "" {
+		ev.Actor = "agent:" + j.AgentID
+	}
+	ch, err := accountChain(tx, s.st, j.AccountID)
+	if err != nil {
+		return err
+	}
+	a, err := loadAccount(tx, ch)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx, j, a); err != nil {
+		return err
+	}
+	ev.Detail = j.Outcome
+	tx.Audit(ev)
+	if j.State.Final() {
+		s.jobEnds(tx, j)
+	}
+	if err := putJob(tx, j, old); err != nil {
+		return err
+	}
+	return a.save(tx)
+}
+
+// jobEnds registers what follows the end of job j once tx commits: its
+// agent has one job fewer, and those waiting for it wake.
+func (s *Service) jobEnds(tx *store.Tx, j *model.Job) {
+	id, agentID := j.ID, j.AgentID
+	tx.OnCommit(func() {
+		if agentID != "" {
+			s.agents.assign(agentID, -1)
 		}
-		ch, err := accountChain(tx, s.st, j.AccountID)
-		if err != nil {
-			return err
-		}
-		a, err := loadAccount(tx, ch)
-		if err != nil {
-			return err
-		}
-		if err := fn(tx, j, a); err != nil {
-			return err
-		}
-		ev.Detail = j.Outcome
-		if j.State.Final() {
-			tx.OnCommit(func() {
-				if j.AgentID != "" {
-					s.agents.assign(j.AgentID, -1)
-				}
-				s.waiters.done(j.ID)
-			})
-		}
-		if err := putJob(tx, j, old); err != nil {
-			return err
-		}
-		return a.save(tx)
+		s.sent.forget(id)
+		s.waiters.done(id)
 	})
 }
 
-// jobResult applies the outcome an agent reported.
-func (s *Service) jobResult(job *model.Job, e *wire.Event) error {
+// jobResult applies the outcome an agent reported to job j, read through
+// tx. It returns the resolve job it recorded, if any.
+func (s *Service) jobResult(tx *store.Tx, job *model.Job, e *wire.Event) (*model.Job, error) {
 	var next *model.Job
-	err := s.updateJob(job.ID, "job.result", func(tx *store.Tx, j *model.Job, a *account) error {
+	err := s.changeJob(tx, job, "job.result", func(tx *store.Tx, j *model.Job, a *account) error {
 		cr, ok := a.creds[j.Type]
 		if !ok {
 			return fmt.Errorf("job %s: account has no %s", j.ID, j.Type)
@@ -183,10 +262,7 @@ func (s *Service) jobResult(job *model.Job, e *wire.Event) error {
 		next, err = s.settleChange(tx, j, cr, e)
 		return err
 	})
-	if err == nil && next != nil {
-		s.kick()
-	}
-	return err
+	return next, err
 }
 
 // pinHostKey records the target's host key the first time one is seen.
@@ -239,7 +315,7 @@ func (s *Service) resolveUnknown(tx *store.Tx, j *model.Job, cr *model.Credentia
 	if err := s.preassign(r); err != nil {
 		return nil, err
 	}
-	s.countAssigned(tx, r)
+	s.handOut(tx, r)
 	cr.Status, cr.Reason, cr.PendingJob = model.Unknown, reason, r.ID
 	j.Reason, j.Outcome = reason, outcome+"; job "+r.ID+" checks which value the target holds"
 	j.Enter(model.JobFailed, now, j.Outcome)

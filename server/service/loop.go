@@ -40,7 +40,7 @@ func (s *Service) tick(ctx context.Context) {
 			}
 			if s.now().Before(job.Deadline.Add(s.opts.Grace)) {
 				if job.State == model.JobWaitingAgent {
-					s.logErr("dispatching job", job.ID, s.dispatch(ctx, job.ID))
+					s.logErr("dispatching job", job.ID, s.dispatch(job.ID))
 				}
 				continue
 			}

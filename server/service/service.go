@@ -75,6 +75,8 @@ type Service struct {
 	agents  agents
 	sent    published
 	waiters waiters
+	// outboxes holds an *outbox of jobs to publish per agent id.
+	outboxes sync.Map
 	// queues remembers the agents whose job queue exists in this process.
 	queues sync.Map
 	// hpkeKeys holds the agents' parsed public keys.
