@@ -404,7 +404,7 @@ func (a *agent) tellNotStarted(ctx context.Context, runs []*run) {
 	until := time.Time{}
 	for _, run := range runs {
 		r.Events = append(r.Events, wire.Event{Kind: wire.EventRefused, JobID: run.h.JobID,
-			Reason: ReasonNotStarted,
+			Reason:  ReasonNotStarted,
 			Message: "the agent could not record that it started the job, and did not run it"})
 		until = later(until, run.h.Deadline.Add(resultGrace))
 	}
