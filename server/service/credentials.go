@@ -73,8 +73,8 @@ func (s *Service) Reset(ctx context.Context, c *Caller, req *api.ResetRequest) (
 // for it adds nothing to the audit trail.
 func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wait time.Duration) {
 	id := out.Job.ID
-	done := s.waiters.wait(id)
-	defer s.waiters.drop(id, done)
+	wt := s.waiters.wait(id)
+	defer s.waiters.drop(id, wt)
 	// The job may have ended before the waiter was registered: look first.
 	j := new(model.Job)
 	if err := s.st.Get(store.JobKey(id), j); err != nil {
@@ -82,7 +82,12 @@ func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wait ti
 		return
 	}
 	if !j.State.Final() {
-		if !awaitDone(ctx, done, wait) && ctx.Err() != nil {
+		if !awaitDone(ctx, wt.ch, wait) {
+			if ctx.Err() != nil {
+				return
+			}
+		} else if wt.end != nil {
+			out.Job, out.Account = wt.end.job, wt.end.account
 			return
 		}
 		if err := s.st.Get(store.JobKey(id), j); err != nil {
@@ -164,7 +169,7 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 			return api.Errorf(api.CodeInvalidArgument,
 				"force applies only to a change in the database only")
 		}
-		chain, err := s.lookup(tx, c, model.KindAccount, ch.path, ch.op)
+		chain, err := s.lookupLeaf(tx, c, model.KindAccount, ch.path, ch.op)
 		if err != nil {
 			return err
 		}

@@ -218,7 +218,7 @@ func (s *Service) changeJob(tx *store.Tx, j *model.Job, op string,
 	ev.Detail = j.Outcome
 	tx.Audit(ev)
 	if j.State.Final() {
-		s.jobEnds(tx, j)
+		s.jobEnds(tx, j, a)
 	}
 	if err := putJob(tx, j, old); err != nil {
 		return err
@@ -226,16 +226,16 @@ func (s *Service) changeJob(tx *store.Tx, j *model.Job, op string,
 	return a.save(tx)
 }
 
-// jobEnds registers what follows the end of job j once tx commits: its
-// agent has one job fewer, and those waiting for it wake.
-func (s *Service) jobEnds(tx *store.Tx, j *model.Job) {
-	id, agentID := j.ID, j.AgentID
+// jobEnds registers what follows the end of job j, of account a, once tx
+// commits: its agent has one job fewer, and those waiting for it wake
+// with the job and the account as tx leaves them.
+func (s *Service) jobEnds(tx *store.Tx, j *model.Job, a *account) {
 	tx.OnCommit(func() {
-		if agentID != "" {
-			s.agents.assign(agentID, -1)
+		if j.AgentID != "" {
+			s.agents.assign(j.AgentID, -1)
 		}
-		s.sent.forget(id)
-		s.waiters.done(id)
+		s.sent.forget(j.ID)
+		s.waiters.done(j.ID, func() *jobEnd { return &jobEnd{job: j, account: accountView(a)} })
 	})
 }
 

@@ -154,6 +154,30 @@ func (s *Service) lookup(g getter, c *Caller, kind model.Kind, path string, op a
 	return ch, nil
 }
 
+// lookupLeaf is lookup with the ancestors, their names and the grants read
+// from the store, and only the node itself read through tx: a write
+// through tx then conflicts with any concurrent write of that node, as a
+// rename, a move or a delete of it makes, without conflicting with the
+// many unrelated writes under the same folders.
+func (s *Service) lookupLeaf(tx *store.Tx, c *Caller, kind model.Kind, path string,
+	op auth.Op) (chain, error) {
+	ch, err := s.lookup(s.st, c, kind, path, op)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := getNode(tx, ch.leaf().ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	// Deleted, moved or renamed since the lookup: it is no longer there.
+	if err != nil || leaf.ParentID != ch[len(ch)-2].ID || leaf.Name != ch.leaf().Name {
+		return nil, api.Errorf(api.CodeNotFound, "no %s at %q", kind, path)
+	}
+	out := slices.Clone(ch)
+	out[len(out)-1] = leaf
+	return out, nil
+}
+
 // lookupParent resolves the parent of a new node at path: a folder for a
 // folder or target, a target for an account. It checks that caller may
 // create there and that the name is free.

@@ -16,38 +16,60 @@ const maxJobWait = 50 * time.Second
 // waiters wakes the requests waiting for jobs to end.
 type waiters struct {
 	mu sync.Mutex
-	m  map[string][]chan struct{}
+	m  map[string][]*waiter
 }
 
-// wait returns a channel closed when job id next ends.
-func (w *waiters) wait(id string) chan struct{} {
+// waiter is one request waiting for a job.
+type waiter struct {
+	// ch is closed when the job ends.
+	ch chan struct{}
+	// end is the job and its account as the write that ended the job left
+	// them, set before ch is closed.
+	end *jobEnd
+}
+
+// jobEnd is a job as it ended and its account then.
+type jobEnd struct {
+	job     *model.Job
+	account api.Account
+}
+
+// wait returns a waiter woken when job id next ends.
+func (w *waiters) wait(id string) *waiter {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
-		w.m = map[string][]chan struct{}{}
+		w.m = map[string][]*waiter{}
 	}
-	ch := make(chan struct{})
-	w.m[id] = append(w.m[id], ch)
-	return ch
+	wt := &waiter{ch: make(chan struct{})}
+	w.m[id] = append(w.m[id], wt)
+	return wt
 }
 
-// done wakes the waiters of job id.
-func (w *waiters) done(id string) {
+// done wakes the waiters of job id, giving them what end returns; end is
+// called only when someone waits.
+func (w *waiters) done(id string, end func() *jobEnd) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, ch := range w.m[id] {
-		close(ch)
+	l := w.m[id]
+	if len(l) == 0 {
+		return
+	}
+	e := end()
+	for _, wt := range l {
+		wt.end = e
+		close(wt.ch)
 	}
 	delete(w.m, id)
 }
 
 // drop forgets one waiter that gave up.
-func (w *waiters) drop(id string, ch chan struct{}) {
+func (w *waiters) drop(id string, wt *waiter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.m[id]
 	for i, c := range l {
-		if c == ch {
+		if c == wt {
 			w.m[id] = append(l[:i], l[i+1:]...)
 			break
 		}
@@ -72,8 +94,8 @@ func (s *Service) WaitJob(ctx context.Context, c *Caller, id string, wait time.D
 		if err := checkName("job id", id); err != nil {
 			return err
 		}
-		ch := s.waiters.wait(id)
-		defer s.waiters.drop(id, ch)
+		wt := s.waiters.wait(id)
+		defer s.waiters.drop(id, wt)
 		j, err := s.visibleJob(c, id)
 		if err != nil {
 			return err
@@ -82,7 +104,7 @@ func (s *Service) WaitJob(ctx context.Context, c *Caller, id string, wait time.D
 			return api.Errorf(api.CodeNotFound, "no job %q", id)
 		}
 		if !j.State.Final() {
-			awaitDone(ctx, ch, wait)
+			awaitDone(ctx, wt.ch, wait)
 			if j, err = s.visibleJob(c, id); err != nil {
 				return err
 			}
