@@ -5,7 +5,7 @@
 //
 // An agent runs a job at most once and never late. It refuses a job whose
 // deadline is past or too near, and it writes every job id to a journal on
-// disk, synced, before it opens the job: a job delivered again, by
+// disk, synced, before it runs the job: a job delivered again, by
 // JetStream after a lost ack or by anyone replaying it, is refused even
 // across a restart. Before it touches a target it publishes an accepted
 // event and waits for JetStream to store it, so that the server knows the

@@ -205,16 +205,31 @@ func (a *agent) consumer(ctx context.Context) jetstream.Consumer {
 // them, announces those it starts, runs them and answers for every one.
 // ctx is never done; each step has its own bound.
 func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Consumer) {
-	env, fresh, refusals, ok := a.admit(msg)
+	env, timely, refusals, ok := a.admit(msg)
 	if !ok {
+		return
+	}
+	// The payloads open while the journal syncs; nothing runs before both.
+	var opened chan opening
+	if len(timely) > 0 {
+		opened = make(chan opening, 1)
+		go func() {
+			ps, err := env.Open(a.id.keys)
+			opened <- opening{ps, err}
+		}()
+	}
+	fresh, refusals, ok := a.record(msg, env, timely, refusals)
+	var o opening
+	if opened != nil {
+		o = <-opened
+	}
+	if !ok {
+		o.wipe()
 		return
 	}
 	stop := keepInProgress(msg, ackWait(cons))
 	defer stop()
-	var runs []*run
-	if len(fresh) > 0 {
-		runs, refusals = a.open(env, fresh, refusals)
-	}
+	runs, refusals := a.runnable(o, fresh, refusals)
 	defer func() {
 		for _, r := range runs {
 			r.p.Wipe()
@@ -253,10 +268,23 @@ type refusal struct {
 	message string
 }
 
-// admit decodes a message of jobs and checks that it is for this agent,
-// which jobs' deadlines are far enough and which jobs are new, which it
-// records in the journal before anything else happens. It settles a
-// message it does not admit and reports false.
+// opening is the outcome of opening a message's payloads.
+type opening struct {
+	ps  []*wire.Payload
+	err error
+}
+
+// wipe overwrites the secrets of every payload.
+func (o opening) wipe() {
+	for _, p := range o.ps {
+		p.Wipe()
+	}
+}
+
+// admit decodes a message of jobs, checks that it is for this agent and
+// sorts its jobs into those whose deadline is far enough and those it
+// refuses for their deadline. It settles a message it does not admit and
+// reports false.
 func (a *agent) admit(msg jetstream.Msg) (*wire.Envelope, []wire.JobHeader, []refusal, bool) {
 	env := new(wire.Envelope)
 	if err := json.Unmarshal(msg.Data(), env); err != nil || len(env.Jobs) == 0 ||
@@ -281,41 +309,55 @@ func (a *agent) admit(msg jetstream.Msg) (*wire.Envelope, []wire.JobHeader, []re
 		}
 		timely = append(timely, h)
 	}
-	var fresh []wire.JobHeader
-	if len(timely) > 0 {
-		isNew, err := a.journal.addAll(timely)
-		if err != nil {
-			a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
-				"jobs", len(env.Jobs), "error", err)
-			a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
-			return nil, nil, nil, false
-		}
-		for i, h := range timely {
-			if !isNew[i] {
-				refusals = append(refusals, refusal{h, ReasonAlreadyRun,
-					"the agent took this job before"})
-				continue
-			}
-			fresh = append(fresh, h)
-		}
-	}
-	return env, fresh, refusals, true
+	return env, timely, refusals, true
 }
 
-// open opens the payloads of a message and returns the fresh jobs it can
-// run, adding the others to refusals.
-func (a *agent) open(env *wire.Envelope, fresh []wire.JobHeader, refusals []refusal) (
-	[]*run, []refusal) {
-	ps, err := env.Open(a.id.keys)
+// record writes the timely jobs of a message to the journal and returns
+// those that are new, adding the others to refusals. When the journal
+// cannot be written, it hands the message back for later and reports
+// false.
+func (a *agent) record(msg jetstream.Msg, env *wire.Envelope, timely []wire.JobHeader,
+	refusals []refusal) ([]wire.JobHeader, []refusal, bool) {
+	if len(timely) == 0 {
+		return nil, refusals, true
+	}
+	isNew, err := a.journal.addAll(timely)
 	if err != nil {
+		a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
+			"jobs", len(env.Jobs), "error", err)
+		a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
+		return nil, nil, false
+	}
+	var fresh []wire.JobHeader
+	for i, h := range timely {
+		if !isNew[i] {
+			refusals = append(refusals, refusal{h, ReasonAlreadyRun,
+				"the agent took this job before"})
+			continue
+		}
+		fresh = append(fresh, h)
+	}
+	return fresh, refusals, true
+}
+
+// runnable returns the fresh jobs of a message that the agent can run,
+// with their payloads from o, adding the others to refusals. It wipes the
+// payloads of every other job.
+func (a *agent) runnable(o opening, fresh []wire.JobHeader, refusals []refusal) (
+	[]*run, []refusal) {
+	if len(fresh) == 0 {
+		o.wipe()
+		return nil, refusals
+	}
+	if o.err != nil {
 		for _, h := range fresh {
 			refusals = append(refusals, refusal{h, ReasonBadSeal,
 				"the job does not open with this agent's key"})
 		}
 		return nil, refusals
 	}
-	byID := make(map[string]*wire.Payload, len(ps))
-	for _, p := range ps {
+	byID := make(map[string]*wire.Payload, len(o.ps))
+	for _, p := range o.ps {
 		byID[p.JobID] = p
 	}
 	var runs []*run
@@ -332,7 +374,7 @@ func (a *agent) open(env *wire.Envelope, fresh []wire.JobHeader, refusals []refu
 	for _, r := range runs {
 		kept[r.p] = true
 	}
-	for _, p := range ps {
+	for _, p := range o.ps {
 		if !kept[p] {
 			p.Wipe()
 		}

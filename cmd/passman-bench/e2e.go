@@ -45,6 +45,7 @@ func endToEnd(e *env, levels []int, d time.Duration, binDir string) error {
 	defer ag.stop()
 	time.Sleep(2 * time.Second)
 	idle := ag.rss()
+	startProfile()
 	fmt.Printf("\nend to end through NATS, an agent process and the file driver plugin\n")
 	fmt.Printf("agent ready %v after start; agent RSS idle %s\n", ready.Round(time.Millisecond), idle)
 	fmt.Printf("%-22s %8s %12s %10s %10s %8s\n", "operation", "in flight", "resets/s", "p50", "p99", "errors")
@@ -94,10 +95,11 @@ func (c cpuTimes) perReset(n int, resets float64, wall time.Duration) string {
 // fileTargets creates n targets of the file driver, each with one account
 // whose value the file holds.
 func (e *env) fileTargets(n int) ([]string, error) {
-	dir, err := os.MkdirTemp("", "passman-bench-files-")
+	dir, err := os.MkdirTemp(targetDir, "passman-bench-files-")
 	if err != nil {
 		return nil, err
 	}
+	e.cleanup = append(e.cleanup, func() { _ = os.RemoveAll(dir) })
 	if _, err := e.cl.CreateFolder("files"); err != nil {
 		return nil, err
 	}

@@ -35,18 +35,26 @@ func main() {
 	accounts := flag.Int("accounts", 256, "accounts to spread the load over")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	e2eOnly := flag.Bool("e2e-only", false, "measure only the end-to-end resets")
+	flag.StringVar(&targetDir, "target-dir", "", "directory of the end-to-end measurements' "+
+		"target files; default the system's temporary directory")
 	flag.BoolVar(&checkoutOnly, "checkout-only", false, "measure only checkouts")
 	binDir := flag.String("bin", "bin", "directory of the passman binary and driver plugins, "+
 		"for the end-to-end measurements; empty skips them")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "passman-bench:", err)
 			os.Exit(1)
+		}
+		// The profile covers the measurements, not the setup before them.
+		var once sync.Once
+		startProfile = func() {
+			once.Do(func() {
+				if err := pprof.StartCPUProfile(f); err != nil {
+					fmt.Fprintln(os.Stderr, "passman-bench:", err)
+				}
+			})
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -75,6 +83,9 @@ func run(d time.Duration, clientList string, accounts int, binDir string, e2eOnl
 	}
 	defer env.stop()
 
+	if !e2eOnly {
+		startProfile()
+	}
 	fmt.Printf("passman-bench: %d cores (GOMAXPROCS %d), %s, %d accounts, %v per run\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), accounts, d)
 	fmt.Println("server and load generator share the machine; every request writes a synced audit record")
@@ -111,6 +122,12 @@ func run(d time.Duration, clientList string, accounts int, binDir string, e2eOnl
 // checkoutOnly limits the run to checkouts, for profiling them.
 var checkoutOnly bool
 
+// startProfile starts the CPU profile, once the setup is done.
+var startProfile = func() {}
+
+// targetDir is where the end-to-end targets' files are made.
+var targetDir string
+
 func printResult(name string, n int, r result) {
 	fmt.Printf("%-22s %8d %12.0f %10s %10s %8d\n", name, n, r.rate,
 		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
@@ -122,6 +139,8 @@ type env struct {
 	cl    *client.Client
 	paths []string
 	stop  func()
+	// cleanup removes what the measurements made beside the server.
+	cleanup []func()
 }
 
 func start(accounts int) (*env, error) {
@@ -139,7 +158,14 @@ func start(accounts int) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{srv: srv, stop: func() { _ = srv.Close(); _ = os.RemoveAll(dir) }}
+	e := &env{}
+	e.srv, e.stop = srv, func() {
+		_ = srv.Close()
+		_ = os.RemoveAll(dir)
+		for _, f := range e.cleanup {
+			f()
+		}
+	}
 	ca, err := os.ReadFile(server.CACertPath(dir))
 	if err == nil {
 		e.cfg = client.Config{Addr: srv.Addr(), Token: boot.AdminToken, CACert: ca}

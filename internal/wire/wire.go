@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -78,6 +79,10 @@ var (
 	aead = hpke.AES256GCM()
 )
 
+// encSize is the length of the suite's encapsulated key: an ML-KEM-768
+// ciphertext and an X25519 public key.
+const encSize = 1088 + 32
+
 // MaxBatch is the most jobs one envelope carries.
 const MaxBatch = 64
 
@@ -100,10 +105,16 @@ type JobHeader struct {
 	Deadline time.Time `json:"deadline"`
 }
 
-// info binds the envelope's header into the seal: the agent and every
-// job's id and deadline, in order.
-func (e *Envelope) info() []byte {
-	b := fmt.Appendf(nil, "%s jobs for agent %s", Version, e.AgentID)
+// sealInfo is the HPKE info of every envelope to an agent. It names only
+// the agent, so that a Sealer can be made before its jobs are known.
+func sealInfo(agentID string) []byte {
+	return fmt.Appendf(nil, "%s jobs for agent %s", Version, agentID)
+}
+
+// header binds the envelope's header into the seal as associated data:
+// the agent and every job's id and deadline, in order.
+func (e *Envelope) header() []byte {
+	b := sealInfo(e.AgentID)
 	for _, j := range e.Jobs {
 		b = fmt.Appendf(b, "; job %s deadline %s", j.JobID, j.Deadline.UTC().Format(time.RFC3339Nano))
 	}
@@ -143,6 +154,25 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 	return &PublicKey{k}, nil
 }
 
+// Sealer seals one envelope to one agent. Making it costs the key
+// encapsulation, most of the price of a seal, so a sender can make
+// sealers ahead of need. Each seals once.
+type Sealer struct {
+	agentID string
+	enc     []byte
+	s       *hpke.Sender
+}
+
+// NewSealer makes a sealer for an envelope to the agent with id agentID
+// and public key pk.
+func NewSealer(agentID string, pk *PublicKey) (*Sealer, error) {
+	enc, s, err := hpke.NewSender(pk.k, kdf, aead, sealInfo(agentID))
+	if err != nil {
+		return nil, fmt.Errorf("encapsulating to agent %s: %w", agentID, err)
+	}
+	return &Sealer{agentID: agentID, enc: enc, s: s}, nil
+}
+
 // Seal encrypts ps, one payload per job of e in the same order, to the
 // agent's HPKE public key into e.Sealed.
 func (e *Envelope) Seal(agentKey []byte, ps ...*Payload) error {
@@ -155,6 +185,15 @@ func (e *Envelope) Seal(agentKey []byte, ps ...*Payload) error {
 
 // SealTo is Seal with a parsed public key.
 func (e *Envelope) SealTo(pk *PublicKey, ps ...*Payload) error {
+	sl, err := NewSealer(e.AgentID, pk)
+	if err != nil {
+		return err
+	}
+	return e.SealWith(sl, ps...)
+}
+
+// SealWith is Seal with a sealer made for e's agent, which it uses up.
+func (e *Envelope) SealWith(sl *Sealer, ps ...*Payload) error {
 	if len(ps) != len(e.Jobs) || len(ps) == 0 || len(ps) > MaxBatch {
 		return fmt.Errorf("%w: %d payloads for %d jobs", ErrBadBatch, len(ps), len(e.Jobs))
 	}
@@ -164,13 +203,21 @@ func (e *Envelope) SealTo(pk *PublicKey, ps ...*Payload) error {
 				e.Jobs[i].JobID)
 		}
 	}
+	if sl == nil || sl.s == nil || sl.agentID != e.AgentID {
+		return fmt.Errorf("%w: the sealer is used up or made for another agent", ErrBadBatch)
+	}
 	pt, err := json.Marshal(ps)
 	if err != nil {
 		return fmt.Errorf("encoding payloads: %w", err)
 	}
 	defer clear(pt)
-	e.Sealed, err = hpke.Seal(pk.k, kdf, aead, e.info(), pt)
-	return err
+	ct, err := sl.s.Seal(e.header(), pt)
+	sl.s = nil
+	if err != nil {
+		return err
+	}
+	e.Sealed = append(slices.Clip(sl.enc), ct...)
+	return nil
 }
 
 // Open decrypts e's payloads with the agent's HPKE private key. They come
@@ -179,7 +226,15 @@ func (e *Envelope) Open(k *Keys) ([]*Payload, error) {
 	if e.AgentID != k.AgentID {
 		return nil, ErrNotForMe
 	}
-	pt, err := hpke.Open(k.hpke, kdf, aead, e.info(), e.Sealed)
+	n := encSize
+	if len(e.Sealed) < n {
+		return nil, ErrSeal
+	}
+	r, err := hpke.NewRecipient(e.Sealed[:n], k.hpke, kdf, aead, sealInfo(e.AgentID))
+	if err != nil {
+		return nil, ErrSeal
+	}
+	pt, err := r.Open(e.header(), e.Sealed[n:])
 	if err != nil {
 		return nil, ErrSeal
 	}

@@ -74,6 +74,46 @@ func TestEnvelopeSealOpen(t *testing.T) {
 	}
 }
 
+func TestSealers(t *testing.T) {
+	a := newKeys(t, "agent-a")
+	pk, err := ParsePublicKey(a.HPKEPublic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := NewSealer("agent-a", pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sl.enc) != encSize {
+		t.Fatalf("encapsulated key is %d bytes, want %d", len(sl.enc), encSize)
+	}
+	env := func(id string) *Envelope {
+		return &Envelope{AgentID: "agent-a", Jobs: []JobHeader{{JobID: id, Deadline: time.Now()}}}
+	}
+	first := env("j1")
+	if err := first.SealWith(sl, &Payload{JobID: "j1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Open(a); err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	if err := env("j2").SealWith(sl, &Payload{JobID: "j2"}); !errors.Is(err, ErrBadBatch) {
+		t.Errorf("a used sealer sealed again: %v", err)
+	}
+	other, err := NewSealer("agent-b", pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env("j3").SealWith(other, &Payload{JobID: "j3"}); !errors.Is(err, ErrBadBatch) {
+		t.Errorf("a sealer made for another agent sealed: %v", err)
+	}
+	short := env("j4")
+	short.Sealed = []byte("short")
+	if _, err := short.Open(a); !errors.Is(err, ErrSeal) {
+		t.Errorf("a truncated envelope: %v", err)
+	}
+}
+
 func TestSealRefusesMismatchedPayloads(t *testing.T) {
 	a := newKeys(t, "agent-a")
 	deadline := time.Now().Add(time.Minute)

@@ -87,14 +87,17 @@ func (a *account) save(tx *store.Tx) error {
 	return tx.PutRaw(store.StatusKey(after, a.node.ID), nil)
 }
 
-// policyOf returns the policy that governs credential type t of node.
-func policyOf(g getter, node *model.Node, t model.CredentialType) (*policy.Policy, error) {
+// policyOf returns the policy that governs credential type t of node. It
+// reads policies from the store's cache, not through a transaction: a
+// write that uses a policy does not conflict with a change of the policy,
+// which applies from the next write on.
+func (s *Service) policyOf(node *model.Node, t model.CredentialType) (*policy.Policy, error) {
 	name := node.Policies[t]
 	if name == "" {
 		name = policy.Default(t).Name
 	}
 	p := new(policy.Policy)
-	if err := g.Get(store.PolicyKey(name), p); err != nil {
+	if err := s.st.Get(store.PolicyKey(name), p); err != nil {
 		return nil, fmt.Errorf("reading policy %s: %w", name, err)
 	}
 	return p, nil
@@ -104,7 +107,7 @@ func policyOf(g getter, node *model.Node, t model.CredentialType) (*policy.Polic
 // the credential's compliance from the value and returns the violations.
 func (s *Service) newVersion(tx *store.Tx, a *account, cr *model.Credential, value secret.Value,
 	v model.Version) (uint64, []string, error) {
-	p, err := policyOf(tx, a.node, cr.Type)
+	p, err := s.policyOf(a.node, cr.Type)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,14 +158,14 @@ func checkValue(t model.CredentialType, v secret.Value) error {
 
 // valueOf returns the typed value, or one generated from the policy of
 // credential t of node.
-func valueOf(g getter, node *model.Node, t model.CredentialType, typed secret.Value,
+func (s *Service) valueOf(node *model.Node, t model.CredentialType, typed secret.Value,
 	generate bool) (secret.Value, error) {
 	switch {
 	case generate && !typed.IsEmpty():
 		return secret.Value{}, api.Errorf(api.CodeInvalidArgument,
 			"give a value or ask to generate one, not both")
 	case generate:
-		p, err := policyOf(g, node, t)
+		p, err := s.policyOf(node, t)
 		if err != nil {
 			return secret.Value{}, err
 		}
@@ -246,7 +249,7 @@ func (s *Service) addCredential(tx *store.Tx, c *Caller, a *account, spec api.Cr
 	if spec.Value.IsEmpty() && !spec.Generate {
 		return nil, nil
 	}
-	value, err := valueOf(tx, a.node, spec.Type, spec.Value.Value, spec.Generate)
+	value, err := s.valueOf(a.node, spec.Type, spec.Value.Value, spec.Generate)
 	if err != nil {
 		return nil, err
 	}

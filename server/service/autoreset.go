@@ -21,7 +21,7 @@ func (s *Service) autoReset(tx *store.Tx, by string, a *account, cr *model.Crede
 		s.log.Info("autoreset skipped", "account", a.ch.path(), "type", cr.Type, "reason", "change in flight")
 		return "", nil
 	}
-	value, err := valueOf(tx, a.node, cr.Type, secret.Value{}, true)
+	value, err := s.valueOf(a.node, cr.Type, secret.Value{}, true)
 	if err != nil {
 		return "", err
 	}

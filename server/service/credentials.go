@@ -39,6 +39,8 @@ type change struct {
 	source       string
 	// wait is how long the request may wait for the job to end.
 	wait time.Duration
+	// jobID is the id of the job to record, or empty for a new one.
+	jobID string
 	// value produces the new value once the account is loaded.
 	value func(tx *store.Tx, a *account, cr *model.Credential) (secret.Value, error)
 }
@@ -57,12 +59,20 @@ func (s *Service) Reset(ctx context.Context, c *Caller, req *api.ResetRequest) (
 		databaseOnly: req.DatabaseOnly, force: req.Force, reconcile: req.Reconcile, source: source,
 		wait: time.Duration(req.WaitSeconds) * time.Second,
 		value: func(tx *store.Tx, a *account, _ *model.Credential) (secret.Value, error) {
-			return valueOf(tx, a.node, req.Type, req.Value.Value, req.Generate)
+			return s.valueOf(a.node, req.Type, req.Value.Value, req.Generate)
 		},
 	}
+	var wt *waiter
+	if ch.wait > 0 {
+		// The waiter is in place before the job exists, so that no end of
+		// the job can pass unseen.
+		ch.jobID = model.NewID()
+		wt = s.waiters.wait(ch.jobID)
+		defer s.waiters.drop(ch.jobID, wt)
+	}
 	out, err := s.change(c, ch)
-	if err == nil && ch.wait > 0 && !out.Job.State.Final() {
-		s.awaitChange(ctx, out, ch.wait)
+	if err == nil && wt != nil && !out.Job.State.Final() {
+		s.awaitChange(ctx, out, wt, ch.wait)
 	}
 	return out, err
 }
@@ -71,29 +81,20 @@ func (s *Service) Reset(ctx context.Context, c *Caller, req *api.ResetRequest) (
 // has passed or ctx is done, and then puts the job and the account as
 // they are in out. The request was audited as it started the job; waiting
 // for it adds nothing to the audit trail.
-func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wait time.Duration) {
-	id := out.Job.ID
-	wt := s.waiters.wait(id)
-	defer s.waiters.drop(id, wt)
-	// The job may have ended before the waiter was registered: look first.
-	j := new(model.Job)
-	if err := s.st.Get(store.JobKey(id), j); err != nil {
-		s.logErr("reading the job a request waits for", id, err)
+func (s *Service) awaitChange(ctx context.Context, out *api.JobResponse, wt *waiter,
+	wait time.Duration) {
+	if awaitDone(ctx, wt.ch, wait) {
+		out.Job, out.Account = wt.end.job, wt.end.account
 		return
 	}
-	if !j.State.Final() {
-		if !awaitDone(ctx, wt.ch, wait) {
-			if ctx.Err() != nil {
-				return
-			}
-		} else if wt.end != nil {
-			out.Job, out.Account = wt.end.job, wt.end.account
-			return
-		}
-		if err := s.st.Get(store.JobKey(id), j); err != nil {
-			s.logErr("reading the job a request waited for", id, err)
-			return
-		}
+	if ctx.Err() != nil {
+		return
+	}
+	id := out.Job.ID
+	j := new(model.Job)
+	if err := s.st.Get(store.JobKey(id), j); err != nil {
+		s.logErr("reading the job a request waited for", id, err)
+		return
 	}
 	ch, err := chainOf(s.st, j.AccountID)
 	var a *account
@@ -114,7 +115,7 @@ func (s *Service) Update(c *Caller, req *api.UpdateRequest) (*api.JobResponse, e
 		kind: model.JobUpdate, op: auth.OpUpdateCredentials, path: req.Path, typ: req.Type,
 		databaseOnly: true, force: req.Force, source: "update",
 		value: func(tx *store.Tx, a *account, _ *model.Credential) (secret.Value, error) {
-			return valueOf(tx, a.node, req.Type, req.Value.Value, false)
+			return s.valueOf(a.node, req.Type, req.Value.Value, false)
 		},
 	})
 }
@@ -247,7 +248,11 @@ func (s *Service) changeAllowed(c *Caller, a *account, cr *model.Credential, ch 
 func (s *Service) apply(tx *store.Tx, c *Caller, a *account, cr *model.Credential, ch change,
 	value secret.Value, out *api.JobResponse) (*model.Job, error) {
 	now := s.now()
-	job := &model.Job{ID: model.NewID(), Kind: ch.kind, AccountID: a.node.ID, Path: a.ch.path(),
+	id := ch.jobID
+	if id == "" {
+		id = model.NewID()
+	}
+	job := &model.Job{ID: id, Kind: ch.kind, AccountID: a.node.ID, Path: a.ch.path(),
 		Type: cr.Type, RequestedBy: c.User, ChangeOnTarget: !ch.databaseOnly, Created: now}
 	n, violations, err := s.newVersion(tx, a, cr, value,
 		model.Version{CreatedBy: c.User, Source: ch.source, JobID: job.ID})

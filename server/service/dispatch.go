@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/passman-dev/passman/internal/secret"
@@ -244,7 +245,11 @@ func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job
 	if len(ps) == 0 {
 		return nil
 	}
-	if err := env.SealTo(pk, ps...); err != nil {
+	sl, err := s.sealer(agent.ID, pk)
+	if err != nil {
+		return err
+	}
+	if err := env.SealWith(sl, ps...); err != nil {
 		return fmt.Errorf("sealing jobs for agent %s: %w", agent.ID, err)
 	}
 	data, err := json.Marshal(env)
@@ -263,6 +268,52 @@ func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job
 	s.log.Debug("jobs published", "job_id", env.Jobs[0].JobID, "jobs", len(env.Jobs),
 		"agent", agent.ID)
 	return nil
+}
+
+// sealersAhead is how many sealers are kept ready per agent.
+const sealersAhead = 8
+
+// sealerPool keeps sealers made ahead for one agent, so that publishing a
+// batch of jobs does not wait for a key encapsulation.
+type sealerPool struct {
+	ready   chan *wire.Sealer
+	filling atomic.Bool
+}
+
+// sealer returns a sealer for the agent with id agentID and key pk: a
+// ready one if there is one, and then refills the pool in the
+// background.
+func (s *Service) sealer(agentID string, pk *wire.PublicKey) (*wire.Sealer, error) {
+	v, _ := s.sealers.LoadOrStore(agentID, &sealerPool{ready: make(chan *wire.Sealer, sealersAhead)})
+	p := v.(*sealerPool)
+	defer p.refill(agentID, pk)
+	select {
+	case sl := <-p.ready:
+		return sl, nil
+	default:
+		return wire.NewSealer(agentID, pk)
+	}
+}
+
+// refill fills the pool in the background, unless that is under way.
+func (p *sealerPool) refill(agentID string, pk *wire.PublicKey) {
+	if !p.filling.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer p.filling.Store(false)
+		for len(p.ready) < cap(p.ready) {
+			sl, err := wire.NewSealer(agentID, pk)
+			if err != nil {
+				return
+			}
+			select {
+			case p.ready <- sl:
+			default:
+				return
+			}
+		}
+	}()
 }
 
 // leftOut deals with a job whose payload could not be built.

@@ -255,7 +255,7 @@ func (s *Service) jobResult(tx *store.Tx, job *model.Job, e *wire.Event) (*model
 		}
 		a.node.LastAction = &model.Action{Op: string(j.Kind), By: j.RequestedBy, At: s.now()}
 		if len(j.Candidates) > 0 {
-			s.settleCheck(tx, j, cr, e)
+			s.settleCheck(j, cr, e)
 			return nil
 		}
 		var err error
@@ -287,7 +287,7 @@ func (s *Service) settleChange(tx *store.Tx, j *model.Job, cr *model.Credential,
 	now := s.now()
 	switch {
 	case e.OK:
-		s.promote(tx, cr, cr.Pending, now)
+		s.promote(cr, cr.Pending, now)
 		j.Outcome = "changed on target"
 		j.Enter(model.JobSucceeded, now, j.Outcome)
 		return nil, nil
@@ -335,11 +335,12 @@ func candidates(cr *model.Credential) []uint64 {
 	return out
 }
 
-// promote makes version n current and the credential InSync.
-func (s *Service) promote(g getter, cr *model.Credential, n uint64, now time.Time) {
+// promote makes version n current and the credential InSync. Versions
+// never change once written, so it reads n from the store's cache.
+func (s *Service) promote(cr *model.Credential, n uint64, now time.Time) {
 	if n != cr.Current {
 		var v model.Version
-		if err := g.Get(store.VersionKey(cr.AccountID, cr.Type, n), &v); err == nil {
+		if err := s.st.Get(store.VersionKey(cr.AccountID, cr.Type, n), &v); err == nil {
 			cr.Compliance = v.Compliant
 			cr.Violations = nil
 		}
@@ -352,11 +353,11 @@ func (s *Service) promote(g getter, cr *model.Credential, n uint64, now time.Tim
 // settleCheck applies the outcomes of a check: the first candidate that
 // logged in becomes current and InSync; if none did, the credential is
 // NotInSync with the current value's reason.
-func (s *Service) settleCheck(g getter, j *model.Job, cr *model.Credential, e *wire.Event) {
+func (s *Service) settleCheck(j *model.Job, cr *model.Credential, e *wire.Event) {
 	now := s.now()
 	for _, c := range e.Checks {
 		if c.OK && slices.Contains(j.Candidates, c.Version) {
-			s.promote(g, cr, c.Version, now)
+			s.promote(cr, c.Version, now)
 			j.Outcome = fmt.Sprintf("version %d works on the target", c.Version)
 			j.Enter(model.JobSucceeded, now, j.Outcome)
 			return

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"reflect"
 	"sync"
 )
@@ -81,17 +80,17 @@ func (c *readCache) generation() uint64 {
 }
 
 // fill stores what a reader read at generation gen, unless a write was
-// applied meanwhile. raw nil means the record does not exist.
-func (c *readCache) fill(gen uint64, key []byte, t reflect.Type, raw []byte) {
+// applied meanwhile: v, the record it decoded, or nil when there is none.
+// The cache keeps a shallow copy of v, so v's maps and slices are shared
+// with every later reader, who treat them as read-only.
+func (c *readCache) fill(gen uint64, key []byte, t reflect.Type, v any) {
 	if gen%2 == 1 || !cacheable(key) {
 		return
 	}
-	e := cacheEntry{typ: t, missing: raw == nil}
-	if raw != nil {
+	e := cacheEntry{typ: t, missing: v == nil}
+	if v != nil {
 		e.val = reflect.New(t.Elem())
-		if json.Unmarshal(raw, e.val.Interface()) != nil {
-			return
-		}
+		e.val.Elem().Set(reflect.ValueOf(v).Elem())
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -116,7 +116,7 @@ func (s *Store) Get(key []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decoding %s: %w", key, err)
 	}
-	s.cache.fill(gen, key, reflect.TypeOf(v), b)
+	s.cache.fill(gen, key, reflect.TypeOf(v), v)
 	return nil
 }
 
