@@ -31,11 +31,11 @@ func runJob(ctx context.Context, d sdk.Driver, h wire.JobHeader, p *wire.Payload
 	return ev
 }
 
-// change sets the new credential and then logs in with it. The result is
-// OK only when both succeed. When the change succeeded and the login did
-// not, ev.Checks holds that one login's outcome (version 0): the target
-// may now hold the new value, and the server must find out which it
-// holds.
+// change sets the new credential and then logs in with it, in one call
+// to the driver's plugin. The result is OK only when both succeed. When
+// the change succeeded and the login did not, ev.Checks holds that one
+// login's outcome (version 0): the target may now hold the new value, and
+// the server must find out which it holds.
 func change(ctx context.Context, d sdk.Driver, p *wire.Payload, ev *wire.Event) {
 	req := &sdk.ChangeRequest{
 		JobID:     p.JobID,
@@ -47,31 +47,19 @@ func change(ctx context.Context, d sdk.Driver, p *wire.Payload, ev *wire.Event) 
 		Reconcile: reconcile(p.Reconcile),
 	}
 	defer wipeChange(req)
-	res, err := d.Change(ctx, req)
+	res, err := sdk.Rotate(ctx, d, req)
 	if err != nil {
 		ev.Reason, ev.Message = failure(ctx, err)
 		return
 	}
-	if res != nil {
-		ev.HostKey = res.HostKey
-	}
-	login := &sdk.CheckRequest{
-		JobID:      p.JobID,
-		Target:     req.Target,
-		Account:    p.Account,
-		Credential: sdk.Credential{Type: p.Type, Value: req.New},
-	}
-	chk, err := d.Check(ctx, login)
-	if err != nil {
+	ev.HostKey = res.HostKey
+	if res.CheckErr != nil {
 		out := wire.CheckOutcome{}
-		out.Reason, out.Message = failure(ctx, err)
+		out.Reason, out.Message = failure(ctx, res.CheckErr)
 		ev.Checks = []wire.CheckOutcome{out}
 		ev.Reason = out.Reason
 		ev.Message = "the credential was changed, but logging in with it failed: " + out.Message
 		return
-	}
-	if chk != nil && chk.HostKey != "" {
-		ev.HostKey = chk.HostKey
 	}
 	ev.OK = true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -73,6 +74,20 @@ func (s *grpcServer) Change(
 	return &driverv1.ChangeResponse{HostKey: res.HostKey}, nil
 }
 
+func (s *grpcServer) Rotate(
+	ctx context.Context, req *driverv1.ChangeRequest,
+) (*driverv1.RotateResponse, error) {
+	res, err := changeThenCheck(ctx, s.impl, changeFromProto(req))
+	if err != nil {
+		return &driverv1.RotateResponse{ChangeFailure: toFailure(ctx, err)}, nil
+	}
+	resp := &driverv1.RotateResponse{HostKey: res.HostKey}
+	if res.CheckErr != nil {
+		resp.CheckFailure = fromError(res.CheckErr)
+	}
+	return resp, nil
+}
+
 func changeFromProto(req *driverv1.ChangeRequest) *ChangeRequest {
 	c := &ChangeRequest{
 		JobID:   req.GetJobId(),
@@ -130,6 +145,9 @@ func toFailure(ctx context.Context, err error) *driverv1.Failure {
 // grpcClient is a Driver that calls a driver plugin over gRPC.
 type grpcClient struct {
 	c driverv1.DriverClient
+	// noRotate is set once the plugin answered that it has no Rotate, as
+	// one built with an older SDK: rotations then take two calls.
+	noRotate atomic.Bool
 }
 
 // NewGRPCClient returns a Driver that calls the driver served on conn. Its
@@ -185,6 +203,30 @@ func (c *grpcClient) Change(ctx context.Context, req *ChangeRequest) (*ChangeRes
 		return nil, fromFailure(f)
 	}
 	return &ChangeResult{HostKey: resp.GetHostKey()}, nil
+}
+
+// Rotate changes a credential and logs in with the new one in one call to
+// the plugin, or in two when the plugin has no Rotate.
+func (c *grpcClient) Rotate(ctx context.Context, req *ChangeRequest) (*RotateResult, error) {
+	if c.noRotate.Load() {
+		return changeThenCheck(ctx, c, req)
+	}
+	resp, err := c.c.Rotate(ctx, changeToProto(req))
+	if status.Code(err) == codes.Unimplemented {
+		c.noRotate.Store(true)
+		return changeThenCheck(ctx, c, req)
+	}
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	if f := resp.GetChangeFailure(); f != nil {
+		return nil, fromFailure(f)
+	}
+	out := &RotateResult{HostKey: resp.GetHostKey()}
+	if f := resp.GetCheckFailure(); f != nil {
+		out.CheckErr = fromFailure(f)
+	}
+	return out, nil
 }
 
 func changeToProto(req *ChangeRequest) *driverv1.ChangeRequest {

@@ -12,6 +12,8 @@
 //     is refused with invalid_params, by Check and by Change;
 //   - change: after Change, the new value logs in and the old one fails
 //     with auth_failed;
+//   - rotate: sdk.Rotate, the change and the login after it in one call as
+//     an agent makes it, succeeds and leaves the new value in place;
 //   - wrong current: Change with a wrong current value fails with
 //     auth_failed and the target keeps its value;
 //   - replay: the same change sent twice, with the same job id and values,
@@ -124,6 +126,7 @@ func run(t *testing.T, d sdk.Driver, tgt Target, opts runOptions) {
 		{"check", s.check},
 		{"missing parameters", s.missingParams},
 		{"change", s.change},
+		{"rotate", s.rotate},
 		{"wrong current", s.wrongCurrent},
 		{"replay", s.replay},
 		{"deadline", s.deadline},

@@ -118,6 +118,27 @@ func (s *suite) change(t *testing.T) {
 	}
 }
 
+// rotate changes the value and logs in with the new one in one call, as
+// an agent does: through sdk.Rotate, so over the plugin's connection once
+// when the driver runs as a plugin.
+func (s *suite) rotate(t *testing.T) {
+	old, next := s.current, s.newValue(t)
+	s.pending = []sdk.Secret{next}
+	ctx, cancel := s.callContext(t)
+	res, err := sdk.Rotate(ctx, s.d, s.request(old, next, nil))
+	cancel()
+	if !s.wantOK(t, "Rotate", err) {
+		return
+	}
+	if res.CheckErr != nil {
+		t.Errorf("Rotate: logging in with the new value failed: reason %s",
+			s.reason(t, "Rotate's login", res.CheckErr))
+	}
+	if s.wantHolds(t, next, old) {
+		s.current = next
+	}
+}
+
 // noteChangeTime keeps the shortest time a successful change took.
 func (s *suite) noteChangeTime(took time.Duration) {
 	if s.changeTime == 0 || took < s.changeTime {

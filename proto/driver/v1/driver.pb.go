@@ -716,6 +716,71 @@ func (x *ChangeResponse) GetHostKey() string {
 	return ""
 }
 
+// RotateResponse is the outcome of a change and of the login after it.
+type RotateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// change_failure is why the change failed; the login was not tried.
+	ChangeFailure *Failure `protobuf:"bytes,1,opt,name=change_failure,json=changeFailure,proto3" json:"change_failure,omitempty"`
+	// check_failure is why logging in with the new credential failed after
+	// the change succeeded: the target may hold either value.
+	CheckFailure *Failure `protobuf:"bytes,2,opt,name=check_failure,json=checkFailure,proto3" json:"check_failure,omitempty"`
+	// host_key is the target's host key, as the change or the login saw it.
+	HostKey       string `protobuf:"bytes,3,opt,name=host_key,json=hostKey,proto3" json:"host_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateResponse) Reset() {
+	*x = RotateResponse{}
+	mi := &file_driver_v1_driver_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateResponse) ProtoMessage() {}
+
+func (x *RotateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_v1_driver_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateResponse.ProtoReflect.Descriptor instead.
+func (*RotateResponse) Descriptor() ([]byte, []int) {
+	return file_driver_v1_driver_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RotateResponse) GetChangeFailure() *Failure {
+	if x != nil {
+		return x.ChangeFailure
+	}
+	return nil
+}
+
+func (x *RotateResponse) GetCheckFailure() *Failure {
+	if x != nil {
+		return x.CheckFailure
+	}
+	return nil
+}
+
+func (x *RotateResponse) GetHostKey() string {
+	if x != nil {
+		return x.HostKey
+	}
+	return ""
+}
+
 var File_driver_v1_driver_proto protoreflect.FileDescriptor
 
 const file_driver_v1_driver_proto_rawDesc = "" +
@@ -771,11 +836,16 @@ const file_driver_v1_driver_proto_rawDesc = "" +
 	"\treconcile\x18\a \x01(\v2\x18.passman.driver.v1.LoginR\treconcile\"a\n" +
 	"\x0eChangeResponse\x124\n" +
 	"\afailure\x18\x01 \x01(\v2\x1a.passman.driver.v1.FailureR\afailure\x12\x19\n" +
-	"\bhost_key\x18\x02 \x01(\tR\ahostKey2\xf8\x01\n" +
+	"\bhost_key\x18\x02 \x01(\tR\ahostKey\"\xaf\x01\n" +
+	"\x0eRotateResponse\x12A\n" +
+	"\x0echange_failure\x18\x01 \x01(\v2\x1a.passman.driver.v1.FailureR\rchangeFailure\x12?\n" +
+	"\rcheck_failure\x18\x02 \x01(\v2\x1a.passman.driver.v1.FailureR\fcheckFailure\x12\x19\n" +
+	"\bhost_key\x18\x03 \x01(\tR\ahostKey2\xc7\x02\n" +
 	"\x06Driver\x12S\n" +
 	"\bDescribe\x12\".passman.driver.v1.DescribeRequest\x1a#.passman.driver.v1.DescribeResponse\x12J\n" +
 	"\x05Check\x12\x1f.passman.driver.v1.CheckRequest\x1a .passman.driver.v1.CheckResponse\x12M\n" +
-	"\x06Change\x12 .passman.driver.v1.ChangeRequest\x1a!.passman.driver.v1.ChangeResponseB9Z7github.com/passman-dev/passman/proto/driver/v1;driverv1b\x06proto3"
+	"\x06Change\x12 .passman.driver.v1.ChangeRequest\x1a!.passman.driver.v1.ChangeResponse\x12M\n" +
+	"\x06Rotate\x12 .passman.driver.v1.ChangeRequest\x1a!.passman.driver.v1.RotateResponseB9Z7github.com/passman-dev/passman/proto/driver/v1;driverv1b\x06proto3"
 
 var (
 	file_driver_v1_driver_proto_rawDescOnce sync.Once
@@ -789,7 +859,7 @@ func file_driver_v1_driver_proto_rawDescGZIP() []byte {
 	return file_driver_v1_driver_proto_rawDescData
 }
 
-var file_driver_v1_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_driver_v1_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_driver_v1_driver_proto_goTypes = []any{
 	(*Failure)(nil),          // 0: passman.driver.v1.Failure
 	(*Param)(nil),            // 1: passman.driver.v1.Param
@@ -802,10 +872,11 @@ var file_driver_v1_driver_proto_goTypes = []any{
 	(*CheckResponse)(nil),    // 8: passman.driver.v1.CheckResponse
 	(*ChangeRequest)(nil),    // 9: passman.driver.v1.ChangeRequest
 	(*ChangeResponse)(nil),   // 10: passman.driver.v1.ChangeResponse
-	nil,                      // 11: passman.driver.v1.Target.ParamsEntry
+	(*RotateResponse)(nil),   // 11: passman.driver.v1.RotateResponse
+	nil,                      // 12: passman.driver.v1.Target.ParamsEntry
 }
 var file_driver_v1_driver_proto_depIdxs = []int32{
-	11, // 0: passman.driver.v1.Target.params:type_name -> passman.driver.v1.Target.ParamsEntry
+	12, // 0: passman.driver.v1.Target.params:type_name -> passman.driver.v1.Target.ParamsEntry
 	3,  // 1: passman.driver.v1.Login.credential:type_name -> passman.driver.v1.Credential
 	1,  // 2: passman.driver.v1.DescribeResponse.params:type_name -> passman.driver.v1.Param
 	0,  // 3: passman.driver.v1.DescribeResponse.failure:type_name -> passman.driver.v1.Failure
@@ -815,17 +886,21 @@ var file_driver_v1_driver_proto_depIdxs = []int32{
 	2,  // 7: passman.driver.v1.ChangeRequest.target:type_name -> passman.driver.v1.Target
 	4,  // 8: passman.driver.v1.ChangeRequest.reconcile:type_name -> passman.driver.v1.Login
 	0,  // 9: passman.driver.v1.ChangeResponse.failure:type_name -> passman.driver.v1.Failure
-	5,  // 10: passman.driver.v1.Driver.Describe:input_type -> passman.driver.v1.DescribeRequest
-	7,  // 11: passman.driver.v1.Driver.Check:input_type -> passman.driver.v1.CheckRequest
-	9,  // 12: passman.driver.v1.Driver.Change:input_type -> passman.driver.v1.ChangeRequest
-	6,  // 13: passman.driver.v1.Driver.Describe:output_type -> passman.driver.v1.DescribeResponse
-	8,  // 14: passman.driver.v1.Driver.Check:output_type -> passman.driver.v1.CheckResponse
-	10, // 15: passman.driver.v1.Driver.Change:output_type -> passman.driver.v1.ChangeResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	0,  // 10: passman.driver.v1.RotateResponse.change_failure:type_name -> passman.driver.v1.Failure
+	0,  // 11: passman.driver.v1.RotateResponse.check_failure:type_name -> passman.driver.v1.Failure
+	5,  // 12: passman.driver.v1.Driver.Describe:input_type -> passman.driver.v1.DescribeRequest
+	7,  // 13: passman.driver.v1.Driver.Check:input_type -> passman.driver.v1.CheckRequest
+	9,  // 14: passman.driver.v1.Driver.Change:input_type -> passman.driver.v1.ChangeRequest
+	9,  // 15: passman.driver.v1.Driver.Rotate:input_type -> passman.driver.v1.ChangeRequest
+	6,  // 16: passman.driver.v1.Driver.Describe:output_type -> passman.driver.v1.DescribeResponse
+	8,  // 17: passman.driver.v1.Driver.Check:output_type -> passman.driver.v1.CheckResponse
+	10, // 18: passman.driver.v1.Driver.Change:output_type -> passman.driver.v1.ChangeResponse
+	11, // 19: passman.driver.v1.Driver.Rotate:output_type -> passman.driver.v1.RotateResponse
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_driver_v1_driver_proto_init() }
@@ -839,7 +914,7 @@ func file_driver_v1_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_v1_driver_proto_rawDesc), len(file_driver_v1_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	Driver_Describe_FullMethodName = "/passman.driver.v1.Driver/Describe"
 	Driver_Check_FullMethodName    = "/passman.driver.v1.Driver/Check"
 	Driver_Change_FullMethodName   = "/passman.driver.v1.Driver/Change"
+	Driver_Rotate_FullMethodName   = "/passman.driver.v1.Driver/Rotate"
 )
 
 // DriverClient is the client API for Driver service.
@@ -52,6 +53,10 @@ type DriverClient interface {
 	Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
 	// Change sets a new credential on a target.
 	Change(ctx context.Context, in *ChangeRequest, opts ...grpc.CallOption) (*ChangeResponse, error)
+	// Rotate is Change followed, when the change succeeded, by a Check with
+	// the new credential: one call where two would cross the plugin's
+	// connection. The SDK serves it for every driver from Change and Check.
+	Rotate(ctx context.Context, in *ChangeRequest, opts ...grpc.CallOption) (*RotateResponse, error)
 }
 
 type driverClient struct {
@@ -92,6 +97,16 @@ func (c *driverClient) Change(ctx context.Context, in *ChangeRequest, opts ...gr
 	return out, nil
 }
 
+func (c *driverClient) Rotate(ctx context.Context, in *ChangeRequest, opts ...grpc.CallOption) (*RotateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateResponse)
+	err := c.cc.Invoke(ctx, Driver_Rotate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DriverServer is the server API for Driver service.
 // All implementations must embed UnimplementedDriverServer
 // for forward compatibility.
@@ -104,6 +119,10 @@ type DriverServer interface {
 	Check(context.Context, *CheckRequest) (*CheckResponse, error)
 	// Change sets a new credential on a target.
 	Change(context.Context, *ChangeRequest) (*ChangeResponse, error)
+	// Rotate is Change followed, when the change succeeded, by a Check with
+	// the new credential: one call where two would cross the plugin's
+	// connection. The SDK serves it for every driver from Change and Check.
+	Rotate(context.Context, *ChangeRequest) (*RotateResponse, error)
 	mustEmbedUnimplementedDriverServer()
 }
 
@@ -122,6 +141,9 @@ func (UnimplementedDriverServer) Check(context.Context, *CheckRequest) (*CheckRe
 }
 func (UnimplementedDriverServer) Change(context.Context, *ChangeRequest) (*ChangeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Change not implemented")
+}
+func (UnimplementedDriverServer) Rotate(context.Context, *ChangeRequest) (*RotateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rotate not implemented")
 }
 func (UnimplementedDriverServer) mustEmbedUnimplementedDriverServer() {}
 func (UnimplementedDriverServer) testEmbeddedByValue()                {}
@@ -198,6 +220,24 @@ func _Driver_Change_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Driver_Rotate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriverServer).Rotate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Driver_Rotate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriverServer).Rotate(ctx, req.(*ChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Driver_ServiceDesc is the grpc.ServiceDesc for Driver service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -216,6 +256,10 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Change",
 			Handler:    _Driver_Change_Handler,
+		},
+		{
+			MethodName: "Rotate",
+			Handler:    _Driver_Rotate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,143 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	driverv1 "github.com/passman-dev/passman/proto/driver/v1"
+)
+
+// twoStepDriver fails its change and its check as told, and records the
+// calls it took and the value each check tried.
+type twoStepDriver struct {
+	changeErr, checkErr error
+	changeKey, checkKey string
+
+	mu      sync.Mutex
+	calls   []string
+	checked [][]byte
+}
+
+func (d *twoStepDriver) Describe(context.Context) (*Description, error) {
+	return &Description{Name: "two-step"}, nil
+}
+
+func (d *twoStepDriver) Check(_ context.Context, req *CheckRequest) (*CheckResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "check")
+	d.checked = append(d.checked, bytes.Clone(req.Credential.Value.Reveal()))
+	if d.checkErr != nil {
+		return nil, d.checkErr
+	}
+	return &CheckResult{HostKey: d.checkKey}, nil
+}
+
+func (d *twoStepDriver) Change(context.Context, *ChangeRequest) (*ChangeResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "change")
+	if d.changeErr != nil {
+		return nil, d.changeErr
+	}
+	return &ChangeResult{HostKey: d.changeKey}, nil
+}
+
+// legacyServer is a plugin built before Rotate existed.
+type legacyServer struct{ *grpcServer }
+
+func (legacyServer) Rotate(context.Context, *driverv1.ChangeRequest) (*driverv1.RotateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rotate not implemented")
+}
+
+// serveLegacy serves d as a plugin without Rotate would.
+func serveLegacy(t *testing.T, d Driver) Driver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newGRPCServer(hclog.NewNullLogger())(nil)
+	driverv1.RegisterDriverServer(s, legacyServer{&grpcServer{impl: d}})
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return NewGRPCClient(conn)
+}
+
+func TestRotate(t *testing.T) {
+	denied := Errorf(ReasonAuthFailed, "no")
+	cases := []struct {
+		name      string
+		driver    *twoStepDriver
+		wantErr   Reason
+		wantCheck Reason
+		wantKey   string
+		wantCalls []string
+	}{
+		{"both work", &twoStepDriver{changeKey: "k1", checkKey: "k2"}, "", "", "k2",
+			[]string{"change", "check"}},
+		{"the change's key when the login has none", &twoStepDriver{changeKey: "k1"}, "", "",
+			"k1", []string{"change", "check"}},
+		{"the change fails", &twoStepDriver{changeErr: denied}, ReasonAuthFailed, "", "",
+			[]string{"change"}},
+		{"the login after the change fails", &twoStepDriver{checkErr: denied}, "",
+			ReasonAuthFailed, "", []string{"change", "check"}},
+		{"a plain error of the login is failed", &twoStepDriver{checkErr: errors.New("boom")},
+			"", ReasonFailed, "", []string{"change", "check"}},
+	}
+	serves := map[string]func(*testing.T, Driver) Driver{
+		"in process": func(_ *testing.T, d Driver) Driver { return d },
+		"plugin":     serve,
+		"old plugin": serveLegacy,
+	}
+	for how, srv := range serves {
+		for _, tc := range cases {
+			t.Run(how+"/"+tc.name, func(t *testing.T) {
+				d := twoStepDriver{changeErr: tc.driver.changeErr, checkErr: tc.driver.checkErr,
+					changeKey: tc.driver.changeKey, checkKey: tc.driver.checkKey}
+				req := &ChangeRequest{JobID: "j", Account: "app", Type: Password,
+					Current: NewSecret([]byte("old")), New: NewSecret(nasty)}
+				res, err := Rotate(context.Background(), srv(t, &d), req)
+				var e *Error
+				switch {
+				case tc.wantErr != "":
+					if !errors.As(err, &e) || e.Reason != tc.wantErr {
+						t.Fatalf("Rotate error = %v, want reason %s", err, tc.wantErr)
+					}
+				case err != nil:
+					t.Fatalf("Rotate error = %v", err)
+				case tc.wantCheck == "" && res.CheckErr != nil,
+					tc.wantCheck != "" && (res.CheckErr == nil || res.CheckErr.Reason != tc.wantCheck):
+					t.Fatalf("CheckErr = %v, want reason %q", res.CheckErr, tc.wantCheck)
+				case res.HostKey != tc.wantKey:
+					t.Errorf("HostKey = %q, want %q", res.HostKey, tc.wantKey)
+				}
+				if diff := cmp.Diff(d.calls, tc.wantCalls); diff != "" {
+					t.Errorf("calls (-got +want):\n%s", diff)
+				}
+				for _, v := range d.checked {
+					if !bytes.Equal(v, nasty) {
+						t.Errorf("the login tried %q, not the new value", v)
+					}
+				}
+			})
+		}
+	}
+}
