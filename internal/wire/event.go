@@ -2,9 +2,10 @@ package wire
 
 import (
 	"crypto/ed25519"
-	"encoding/json"
 	"fmt"
 	"time"
+
+	json "github.com/go-json-experiment/json/v1"
 )
 
 // Kinds of event.

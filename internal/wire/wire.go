@@ -16,11 +16,12 @@ import (
 	"crypto/hpke"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	json "github.com/go-json-experiment/json/v1"
 )
 
 // Version is the protocol version, part of every sealed and signed byte.

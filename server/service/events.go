@@ -1,11 +1,12 @@
 package service
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	json "github.com/go-json-experiment/json/v1"
 
 	"github.com/passman-dev/passman/internal/wire"
 	"github.com/passman-dev/passman/server/audit"
