@@ -464,12 +464,15 @@ func (a *agent) runOne(ctx context.Context, r *run) {
 	ev := runJob(ctx, r.d, r.h, r.p)
 	<-a.running
 	a.inFlight.Add(-1)
-	outcome := "ok"
-	if !ev.OK {
-		outcome = "failed"
+	// A job that worked is detail: its driver logs what it changed and
+	// the server audits every job. One that failed is worth a look.
+	if ev.OK {
+		a.log.Debug("job done", "job_id", r.h.JobID, "op", r.p.Op, "driver", r.p.Driver,
+			"outcome", "ok")
+	} else {
+		a.log.Info("job done", "job_id", r.h.JobID, "op", r.p.Op, "driver", r.p.Driver,
+			"outcome", "failed", "reason", ev.Reason)
 	}
-	a.log.Info("job done", "job_id", r.h.JobID, "op", r.p.Op, "driver", r.p.Driver,
-		"outcome", outcome, "reason", ev.Reason)
 	if err := <-a.reports.send(ev, r.h.Deadline.Add(resultGrace)); err != nil {
 		a.log.Error("job result not delivered", "job_id", r.h.JobID, "error", err)
 	}

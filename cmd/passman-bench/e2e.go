@@ -149,7 +149,7 @@ func (e *env) startAgent(binDir string) (*agentProc, time.Duration, error) {
 		return nil, 0, err
 	}
 	a := &agentProc{dir: dir, cmd: exec.Command(filepath.Join(binDir, "passman"), "agent", "run",
-		"--data", dir, "--plugins", binDir, "--log-level", "warn")}
+		"--data", dir, "--plugins", binDir, "--log-level", agentLogLevel)}
 	a.cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := a.cmd.Start(); err != nil {

@@ -35,6 +35,8 @@ func main() {
 	accounts := flag.Int("accounts", 256, "accounts to spread the load over")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	e2eOnly := flag.Bool("e2e-only", false, "measure only the end-to-end resets")
+	flag.StringVar(&agentLogLevel, "agent-log-level", "info", "the agent's log level in the "+
+		"end-to-end measurements")
 	flag.StringVar(&targetDir, "target-dir", "", "directory of the end-to-end measurements' "+
 		"target files; default the system's temporary directory")
 	flag.BoolVar(&checkoutOnly, "checkout-only", false, "measure only checkouts")
@@ -124,6 +126,9 @@ var checkoutOnly bool
 
 // startProfile starts the CPU profile, once the setup is done.
 var startProfile = func() {}
+
+// agentLogLevel is the agent's --log-level.
+var agentLogLevel string
 
 // targetDir is where the end-to-end targets' files are made.
 var targetDir string

@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -82,7 +83,7 @@ func (d *Driver) Check(ctx context.Context, req *sdk.CheckRequest) (*sdk.CheckRe
 	if err != nil {
 		return nil, err
 	}
-	_, content, _, err := readTarget(p.path)
+	content, _, err := readTarget(p.path, p.path)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 // change rewrites the file at real, which p.path resolves to, under the
 // file's lock.
 func (d *Driver) change(ctx context.Context, p *params, real string, req *sdk.ChangeRequest) error {
-	_, content, info, err := readTarget(real)
+	content, info, err := readTarget(real, p.path)
 	if err != nil {
 		return err
 	}
@@ -191,24 +192,44 @@ func resolve(path string) (string, error) {
 	return real, nil
 }
 
-// readTarget reads the regular file at path.
-func readTarget(path string) (string, []byte, fs.FileInfo, error) {
-	real, err := resolve(path)
-	if err != nil {
-		return "", nil, nil, err
+// readTarget reads the regular file at path, following symbolic links.
+// shown is how errors name it.
+func readTarget(path, shown string) ([]byte, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil, sdk.Errorf(sdk.ReasonUnreachable, "%s does not exist", shown)
+	case err != nil:
+		return nil, nil, sdk.Errorf(sdk.ReasonFailed, "reading %s: %v", shown, err)
 	}
-	info, err := os.Stat(real)
+	defer func() { _ = f.Close() }()
+	info, err := f.Stat()
 	if err != nil {
-		return "", nil, nil, sdk.Errorf(sdk.ReasonFailed, "reading %s: %v", path, err)
+		return nil, nil, sdk.Errorf(sdk.ReasonFailed, "reading %s: %v", shown, err)
 	}
 	if !info.Mode().IsRegular() {
-		return "", nil, nil, sdk.Errorf(sdk.ReasonInvalidParams, "%s is not a regular file", path)
+		return nil, nil, sdk.Errorf(sdk.ReasonInvalidParams, "%s is not a regular file", shown)
 	}
-	content, err := os.ReadFile(real)
-	if err != nil {
-		return "", nil, nil, sdk.Errorf(sdk.ReasonFailed, "reading %s: %v", path, err)
+	content := make([]byte, 0, info.Size()+1)
+	for {
+		n, err := f.Read(content[len(content):cap(content)])
+		content = content[:len(content)+n]
+		if err == io.EOF {
+			return content, info, nil
+		}
+		if err != nil {
+			clear(content)
+			return nil, nil, sdk.Errorf(sdk.ReasonFailed, "reading %s: %v", shown, err)
+		}
+		if len(content) == cap(content) {
+			// The file grew since the stat: move to a bigger buffer and
+			// wipe the old one, which holds the credential.
+			grown := make([]byte, len(content), 2*cap(content)+4096)
+			copy(grown, content)
+			clear(content)
+			content = grown
+		}
 	}
-	return real, content, info, nil
 }
 
 // equal reports, in constant time for equal lengths, whether b holds s.
