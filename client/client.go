@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	fastjson "github.com/go-json-experiment/json/v1"
+
 	"github.com/passman-dev/passman/api"
 	"github.com/passman-dev/passman/internal/secret"
 	"github.com/passman-dev/passman/server/pki"
@@ -182,7 +184,7 @@ func decodeResponse(resp *http.Response, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(b, out); err != nil {
+	if err := fastjson.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("decoding response: %w", err)
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	fastjson "github.com/go-json-experiment/json/v1"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/passman-dev/passman/api"
@@ -150,10 +151,11 @@ func firstLine(s string) string {
 	return s
 }
 
-// writeJSON writes v with status 200.
+// writeJSON writes v with status 200. Answers are encoded with the v1 API
+// of go-json-experiment: the bytes encoding/json writes, in less time.
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	_ = fastjson.NewEncoder(w).Encode(v)
 }
 
 // writeError writes err as an API error body with its HTTP status.

@@ -59,6 +59,13 @@ type auditHead struct {
 // single client's p50 (passman-bench).
 const walMinSyncInterval = 200 * time.Microsecond
 
+// memTableSize is the size of Pebble's memtables. A job's record is
+// written at each of its steps and an account's at each of its changes;
+// within one memtable only the last write of a key reaches the disk, so a
+// large one spares flushes and compactions most of those bytes. Pebble
+// holds two at most before it stalls writes.
+const memTableSize = 64 << 20
+
 // cacheSize is Pebble's block cache. The model is small next to it, so
 // reads are served from memory.
 const cacheSize = 128 << 20
@@ -72,6 +79,7 @@ func Open(dir string, log hclog.Logger) (*Store, error) {
 		Logger:             pebbleLogger{log.Named("pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
 		WALMinSyncInterval: func() time.Duration { return walMinSyncInterval },
+		MemTableSize:       memTableSize,
 	}
 	// Bloom filters on every level: permission checks look up grants that
 	// mostly do not exist, and a filter answers those without a block read.
