@@ -147,10 +147,17 @@ func (b *Bus) startEmbedded(serverKey string) error {
 	return nil
 }
 
+// connect connects the server to NATS with its nkey: over TLS to an
+// external cluster, and in process, through a pipe that never leaves the
+// process and needs no TLS, to the embedded server.
 func (b *Bus) connect(kp nkeys.KeyPair, serverKey string) error {
-	nc, err := nats.Connect(b.urls[0],
+	url, link := b.urls[0], nats.Secure(b.opts.ClientTLS)
+	if b.ns != nil {
+		url, link = "nats://in-process", nats.InProcessServer(b.ns)
+	}
+	nc, err := nats.Connect(url,
 		nats.Name("passman-server"),
-		nats.Secure(b.opts.ClientTLS),
+		link,
 		nats.Nkey(serverKey, kp.Sign),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -162,7 +169,7 @@ func (b *Bus) connect(kp nkeys.KeyPair, serverKey string) error {
 		nats.ReconnectHandler(func(*nats.Conn) { b.log.Info("nats reconnected") }),
 	)
 	if err != nil {
-		return fmt.Errorf("connecting to NATS at %s: %w", b.urls[0], err)
+		return fmt.Errorf("connecting to NATS at %s: %w", url, err)
 	}
 	b.nc = nc
 	b.js, err = jetstream.New(nc)
@@ -295,7 +302,7 @@ type authenticator struct {
 func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	o := c.GetOpts()
 	if o.Nkey == "" || !verifyNonce(o.Nkey, o.Sig, c.GetNonce()) {
-		a.log.Warn("nats connection refused", "remote", c.RemoteAddress().String(), "reason", "bad nkey signature")
+		a.log.Warn("nats connection refused", "remote", remote(c), "reason", "bad nkey signature")
 		return false
 	}
 	if o.Nkey == a.serverKey {
@@ -304,7 +311,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	}
 	id, ok := a.agentByKey(o.Nkey)
 	if !ok {
-		a.log.Warn("nats connection refused", "remote", c.RemoteAddress().String(), "reason", "unknown agent")
+		a.log.Warn("nats connection refused", "remote", remote(c), "reason", "unknown agent")
 		return false
 	}
 	pub, sub := wire.AgentPermissions(id)
@@ -313,6 +320,15 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		Subscribe: &server.SubjectPermission{Allow: sub},
 	}})
 	return true
+}
+
+// remote names a client's address for the logs; an in-process client
+// has none.
+func remote(c server.ClientAuthentication) string {
+	if a := c.RemoteAddress(); a != nil {
+		return a.String()
+	}
+	return "in-process"
 }
 
 func verifyNonce(key, sig string, nonce []byte) bool {

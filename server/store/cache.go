@@ -110,12 +110,33 @@ func (c *readCache) beginWrite() {
 	c.mu.Unlock()
 }
 
-// endWrite drops the written keys and ends the write.
-func (c *readCache) endWrite(keys []string) {
+// endWrite ends a write of keys. A key the write put a decoded record
+// for, in written, is cached with it; the others are dropped.
+func (c *readCache) endWrite(keys []string, written map[string]any) {
 	c.mu.Lock()
 	for _, k := range keys {
-		delete(c.m, k)
+		v, ok := written[k]
+		if !ok || !cacheable([]byte(k)) {
+			delete(c.m, k)
+			continue
+		}
+		if len(c.m) >= maxCacheEntries {
+			clear(c.m)
+		}
+		c.m[k] = cacheEntry{typ: reflect.TypeOf(v), val: reflect.ValueOf(v)}
 	}
 	c.gen++
 	c.mu.Unlock()
+}
+
+// shallowCopy returns a copy of the struct v points to, or nil when v is
+// not a pointer to a struct.
+func shallowCopy(v any) any {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	cp := reflect.New(rv.Elem().Type())
+	cp.Elem().Set(rv.Elem())
+	return cp.Interface()
 }

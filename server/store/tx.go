@@ -30,6 +30,9 @@ type Tx struct {
 	// writes are the staged writes by key; a nil value is a deletion.
 	writes map[string][]byte
 	order  []string
+	// decoded holds, for the staged writes of cached tables, a copy of the
+	// record Put encoded, for the read cache once the write is applied.
+	decoded map[string]any
 	// reads are the committed values the function saw, nil for absent.
 	reads    map[string][]byte
 	scans    []scanRead
@@ -119,13 +122,25 @@ func (tx *Tx) Scan(prefix []byte, fn func(key, value []byte) error) error {
 	return nil
 }
 
-// Put stages v, encoded as JSON, at key.
+// Put stages v, encoded as JSON, at key. A record of a cached table goes
+// to the read cache as the write is applied: v must be a pointer to a
+// struct whose maps and slices nobody changes afterwards, as for every
+// record read from the store.
 func (tx *Tx) Put(key []byte, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", key, err)
 	}
-	return tx.PutRaw(key, b)
+	tx.stage(key, b)
+	if cacheable(key) {
+		if cp := shallowCopy(v); cp != nil {
+			if tx.decoded == nil {
+				tx.decoded = map[string]any{}
+			}
+			tx.decoded[string(key)] = cp
+		}
+	}
+	return nil
 }
 
 // PutRaw stages the bytes b at key.
@@ -149,6 +164,7 @@ func (tx *Tx) stage(key, v []byte) {
 		tx.order = append(tx.order, k)
 	}
 	tx.writes[k] = v
+	delete(tx.decoded, k)
 }
 
 // Audit stages an audit record; Update links it into the chain.
@@ -243,7 +259,7 @@ func (s *Store) applyLocked(tx *Tx, b *pebble.Batch) error {
 	if err == nil {
 		s.cache.beginWrite()
 		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
-		s.cache.endWrite(tx.order)
+		s.cache.endWrite(tx.order, tx.decoded)
 	}
 	if err != nil {
 		return fmt.Errorf("committing: %w", err)
