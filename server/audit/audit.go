@@ -10,10 +10,11 @@ package audit
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	json "github.com/go-json-experiment/json/v1"
 )
 
 // Outcomes of an audited request.

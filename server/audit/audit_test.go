@@ -1,6 +1,8 @@
 package audit_test
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -290,5 +292,23 @@ func TestDigest(t *testing.T) {
 	}
 	if diff := cmp.Diff(recs[1].Prev, recs[0].Hash); diff != "" {
 		t.Errorf("Prev of record 2 (-got +want):\n%s", diff)
+	}
+}
+
+// TestDigestIsOverEncodingJSON pins Digest to the SHA-256 of the record as
+// encoding/json writes it, so that chains written before stay valid.
+func TestDigestIsOverEncodingJSON(t *testing.T) {
+	r := audit.Record{Seq: 7, Time: time.Date(2026, 12, 4, 10, 0, 0, 5, time.UTC), Actor: "agent:a1",
+		Op: "job.result", Path: "f/t/a", Outcome: audit.OK, Detail: `changed "on" <target> é`,
+		JobID: "j1", Prev: []byte{1, 2, 3}, Hash: []byte{9}}
+	r.Hash = nil
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(b)
+	r.Hash = []byte{9}
+	if got := r.Digest(); !bytes.Equal(got, want[:]) {
+		t.Errorf("Digest = %x, want %x", got, want)
 	}
 }
