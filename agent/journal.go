@@ -154,15 +154,31 @@ func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
 
 // addAll records jobs and reports, for each, whether it is new. It returns
 // only once the records are on disk. A job already in the journal is not
-// written again and is not new. Records added while another batch is
-// being synced share the next sync (group commit).
+// written again and is not new.
 func (j *journal) addAll(jobs []wire.JobHeader) ([]bool, error) {
+	fresh, synced, err := j.reserve(jobs)
+	if err != nil {
+		return nil, err
+	}
+	if err := synced(); err != nil {
+		return nil, err
+	}
+	return fresh, nil
+}
+
+// reserve records jobs in memory and reports at once, for each, whether
+// it is new; the new ones are written with the next sync, and synced
+// waits for it. A job reserved is not new to anyone after, even before it
+// is on disk. Records reserved while another batch is being synced share
+// the next sync (group commit). When the sync fails, synced says so and
+// the jobs are forgotten again.
+func (j *journal) reserve(jobs []wire.JobHeader) (fresh []bool, synced func() error, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
-		return nil, errJournalClosed
+		return nil, nil, errJournalClosed
 	}
-	fresh := make([]bool, len(jobs))
+	fresh = make([]bool, len(jobs))
 	added := false
 	for i, h := range jobs {
 		if _, ok := j.seen[h.JobID]; ok {
@@ -175,9 +191,17 @@ func (j *journal) addAll(jobs []wire.JobHeader) ([]bool, error) {
 		fresh[i], added = true, true
 	}
 	if !added {
-		return fresh, nil
+		return fresh, func() error { return nil }, nil
 	}
 	mine := j.filling
+	return fresh, func() error { return j.waitSynced(mine) }, nil
+}
+
+// waitSynced waits until batch mine is on disk, flushing it when no other
+// flush is under way, and returns the batch's error.
+func (j *journal) waitSynced(mine uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for j.synced <= mine {
 		if j.flushing {
 			j.cond.Wait()
@@ -186,9 +210,9 @@ func (j *journal) addAll(jobs []wire.JobHeader) ([]bool, error) {
 		j.flush()
 	}
 	if err := j.failed[mine]; err != nil {
-		return nil, fmt.Errorf("writing to the job journal: %w", err)
+		return fmt.Errorf("writing to the job journal: %w", err)
 	}
-	return fresh, nil
+	return nil
 }
 
 // flush writes and syncs the batch being filled, with j.mu held on entry

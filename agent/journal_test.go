@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/passman-dev/passman/internal/wire"
 )
 
 func TestJournalRecordsAndPersists(t *testing.T) {
@@ -130,5 +132,48 @@ func TestJournalCompacts(t *testing.T) {
 	}
 	if fresh, err := j.add("j1", now); fresh || err != nil {
 		t.Errorf("add of a kept job after compaction = %v, %v", fresh, err)
+	}
+}
+
+// TestJournalReserve takes jobs in memory before their sync: a job
+// reserved is taken at once, by this agent's other deliveries too, and a
+// job whose sync failed is free again.
+func TestJournalReserve(t *testing.T) {
+	j, err := openJournal(filepath.Join(t.TempDir(), journalFile), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	deadline := time.Now().Add(time.Minute)
+	jobs := []wire.JobHeader{{JobID: "j1", Deadline: deadline}, {JobID: "j2", Deadline: deadline}}
+	fresh, synced, err := j.reserve(jobs)
+	if err != nil || !slices.Equal(fresh, []bool{true, true}) {
+		t.Fatalf("reserve = %v, %v", fresh, err)
+	}
+	again, _, err := j.reserve(jobs[:1])
+	if err != nil || again[0] {
+		t.Errorf("a job reserved but not yet synced is new again: %v, %v", again, err)
+	}
+	if err := synced(); err != nil {
+		t.Fatalf("synced = %v", err)
+	}
+
+	// Break the file under the journal: the next sync fails.
+	_ = j.f.Close()
+	fresh, synced, err = j.reserve([]wire.JobHeader{{JobID: "j3", Deadline: deadline}})
+	if err != nil || !fresh[0] {
+		t.Fatalf("reserve = %v, %v", fresh, err)
+	}
+	if err := synced(); err == nil {
+		t.Fatal("a sync to a closed file succeeded")
+	}
+	j.mu.Lock()
+	_, kept := j.seen["j3"]
+	j.mu.Unlock()
+	if kept {
+		t.Error("a job whose sync failed is still taken")
+	}
+	if _, _, err := j.reserve([]wire.JobHeader{{JobID: "j4", Deadline: deadline}}); err == nil {
+		t.Error("a broken journal takes more jobs")
 	}
 }

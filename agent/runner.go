@@ -209,34 +209,36 @@ func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Co
 	if !ok {
 		return
 	}
-	// The payloads open while the journal syncs; nothing runs before both.
-	var opened chan opening
-	if len(timely) > 0 {
-		opened = make(chan opening, 1)
-		go func() {
-			ps, err := env.Open(a.id.keys)
-			opened <- opening{ps, err}
-		}()
-	}
-	fresh, refusals, ok := a.record(msg, env, timely, refusals)
-	var o opening
-	if opened != nil {
-		o = <-opened
-	}
-	if !ok {
-		o.wipe()
-		return
-	}
 	stop := keepInProgress(msg, ackWait(cons))
 	defer stop()
-	runs, refusals := a.runnable(o, fresh, refusals)
+
+	// The journal knows at once which jobs are new. Their records sync
+	// while the payloads open and the jobs that can run are announced; no
+	// job runs before both.
+	fresh, refusals, synced, ok := a.record(msg, env, timely, refusals)
+	if !ok {
+		return
+	}
+	journaled := make(chan error, 1)
+	go func() { journaled <- synced() }()
+	var o opening
+	if len(fresh) > 0 {
+		o.ps, o.err = env.Open(a.id.keys)
+	}
+	runs, unfit := a.runnable(o, fresh)
+	refusals = append(refusals, unfit...)
+	started := a.accept(ctx, env, runs)
+	if err := <-journaled; err != nil {
+		a.journalFailed(ctx, msg, env, runs, refusals, started, err)
+		return
+	}
 	defer func() {
 		for _, r := range runs {
 			r.p.Wipe()
 		}
 	}()
+
 	answered := a.refuseAll(refusals)
-	started := a.accept(ctx, env, runs)
 	if started {
 		var jobs sync.WaitGroup
 		for _, r := range runs {
@@ -274,13 +276,6 @@ type opening struct {
 	err error
 }
 
-// wipe overwrites the secrets of every payload.
-func (o opening) wipe() {
-	for _, p := range o.ps {
-		p.Wipe()
-	}
-}
-
 // admit decodes a message of jobs, checks that it is for this agent and
 // sorts its jobs into those whose deadline is far enough and those it
 // refuses for their deadline. It settles a message it does not admit and
@@ -312,21 +307,22 @@ func (a *agent) admit(msg jetstream.Msg) (*wire.Envelope, []wire.JobHeader, []re
 	return env, timely, refusals, true
 }
 
-// record writes the timely jobs of a message to the journal and returns
-// those that are new, adding the others to refusals. When the journal
-// cannot be written, it hands the message back for later and reports
+// record reserves the timely jobs of a message in the journal and
+// returns those that are new, adding the others to refusals, with the
+// function that waits until their records are on disk. When the journal
+// cannot take them, it hands the message back for later and reports
 // false.
 func (a *agent) record(msg jetstream.Msg, env *wire.Envelope, timely []wire.JobHeader,
-	refusals []refusal) ([]wire.JobHeader, []refusal, bool) {
+	refusals []refusal) ([]wire.JobHeader, []refusal, func() error, bool) {
 	if len(timely) == 0 {
-		return nil, refusals, true
+		return nil, refusals, func() error { return nil }, true
 	}
-	isNew, err := a.journal.addAll(timely)
+	isNew, synced, err := a.journal.reserve(timely)
 	if err != nil {
 		a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
 			"jobs", len(env.Jobs), "error", err)
 		a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	var fresh []wire.JobHeader
 	for i, h := range timely {
@@ -337,20 +333,38 @@ func (a *agent) record(msg jetstream.Msg, env *wire.Envelope, timely []wire.JobH
 		}
 		fresh = append(fresh, h)
 	}
-	return fresh, refusals, true
+	return fresh, refusals, synced, true
 }
 
-// runnable returns the fresh jobs of a message that the agent can run,
-// with their payloads from o, adding the others to refusals. It wipes the
-// payloads of every other job.
-func (a *agent) runnable(o opening, fresh []wire.JobHeader, refusals []refusal) (
-	[]*run, []refusal) {
-	if len(fresh) == 0 {
-		o.wipe()
-		return nil, refusals
+// journalFailed settles a message whose jobs could not be written to the
+// journal. None of them runs. When their accepted events are stored
+// already, the server is told that they did not start, the other jobs are
+// refused and the message is dropped; otherwise it comes back later.
+func (a *agent) journalFailed(ctx context.Context, msg jetstream.Msg, env *wire.Envelope,
+	runs []*run, refusals []refusal, started bool, err error) {
+	a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
+		"jobs", len(env.Jobs), "error", err)
+	for _, r := range runs {
+		r.p.Wipe()
 	}
+	if !started {
+		a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
+		return
+	}
+	a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
+	for _, done := range a.refuseAll(refusals) {
+		<-done
+	}
+	a.settle(msg.Term, firstJob(env))
+}
+
+// runnable returns the jobs of a message that the agent can run, with
+// their payloads from o, and refusals for the others. It wipes the
+// payloads of the jobs it refuses.
+func (a *agent) runnable(o opening, jobs []wire.JobHeader) ([]*run, []refusal) {
+	var refusals []refusal
 	if o.err != nil {
-		for _, h := range fresh {
+		for _, h := range jobs {
 			refusals = append(refusals, refusal{h, ReasonBadSeal,
 				"the job does not open with this agent's key"})
 		}
@@ -361,7 +375,7 @@ func (a *agent) runnable(o opening, fresh []wire.JobHeader, refusals []refusal) 
 		byID[p.JobID] = p
 	}
 	var runs []*run
-	for _, h := range fresh {
+	for _, h := range jobs {
 		p := byID[h.JobID]
 		d, reason := a.driverFor(p)
 		if reason != "" {
