@@ -46,7 +46,12 @@ func endToEnd(e *env, levels []int, d time.Duration, binDir string) error {
 	time.Sleep(2 * time.Second)
 	idle := ag.rss()
 	startProfile()
-	fmt.Printf("\nend to end through NATS, an agent process and the file driver plugin\n")
+	where := targetDir
+	if where == "" {
+		where = os.TempDir()
+	}
+	fmt.Printf("\nend to end through NATS, an agent process and the file driver plugin; "+
+		"target files in %s, agent logging at %s\n", where, agentLogLevel)
 	fmt.Printf("agent ready %v after start; agent RSS idle %s\n", ready.Round(time.Millisecond), idle)
 	fmt.Printf("%-22s %8s %12s %10s %10s %8s\n", "operation", "in flight", "resets/s", "p50", "p99", "errors")
 	var loaded string

@@ -2,9 +2,13 @@
 // server on a temporary data directory (Pebble on disk, HTTPS on loopback,
 // every audit record synced) and measures, at several numbers of
 // concurrent clients, how many checkouts and database-only resets per
-// second the server answers and with what latency.
+// second the server answers and with what latency. Then it enrolls an
+// agent process and measures resets changed on file targets through NATS,
+// the agent and its driver plugin, with the CPU time each process spends
+// per reset.
 //
 //	go run ./cmd/passman-bench [-duration 5s] [-clients 1,16,64]
+//	go run ./cmd/passman-bench -e2e-only -target-dir /dev/shm
 package main
 
 import (
