@@ -133,8 +133,9 @@ func (e *env) fileTargets(n int) ([]string, error) {
 
 // agentProc is the agent process under measurement.
 type agentProc struct {
-	cmd *exec.Cmd
-	dir string
+	cmd  *exec.Cmd
+	dir  string
+	logs *os.File
 }
 
 // startAgent enrolls an agent and runs it as its own process, and returns
@@ -155,9 +156,15 @@ func (e *env) startAgent(binDir string) (*agentProc, time.Duration, error) {
 	}
 	a := &agentProc{dir: dir, cmd: exec.Command(filepath.Join(binDir, "passman"), "agent", "run",
 		"--data", dir, "--plugins", binDir, "--log-level", agentLogLevel)}
-	a.cmd.Stderr = os.Stderr
+	// The agent logs to a file, as deployed, and not over the figures.
+	logs, err := os.Create(filepath.Join(os.TempDir(), "passman-bench-agent.log"))
+	if err != nil {
+		return nil, 0, err
+	}
+	a.cmd.Stdout, a.cmd.Stderr, a.logs = logs, logs, logs
 	start := time.Now()
 	if err := a.cmd.Start(); err != nil {
+		_ = logs.Close()
 		return nil, 0, err
 	}
 	for time.Since(start) < 30*time.Second {
@@ -167,6 +174,7 @@ func (e *env) startAgent(binDir string) (*agentProc, time.Duration, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	fmt.Fprintln(os.Stderr, "passman-bench: the agent's log is in", logs.Name())
 	a.stop()
 	return nil, 0, errors.New("the agent did not come online within 30s")
 }
@@ -174,6 +182,7 @@ func (e *env) startAgent(binDir string) (*agentProc, time.Duration, error) {
 func (a *agentProc) stop() {
 	_ = a.cmd.Process.Signal(os.Interrupt)
 	_ = a.cmd.Wait()
+	_ = a.logs.Close()
 	_ = os.RemoveAll(a.dir)
 }
 

@@ -274,3 +274,4 @@ func measureEach(e *env, paths []string, d time.Duration, fn func(*client.Client
 	}
 	return r
 }
+
