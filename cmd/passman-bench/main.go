@@ -274,4 +274,3 @@ func measureEach(e *env, paths []string, d time.Duration, fn func(*client.Client
 	}
 	return r
 }
-
