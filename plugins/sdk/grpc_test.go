@@ -67,14 +67,23 @@ func (d *scriptDriver) act(ctx context.Context) error {
 // returns a client for it.
 func serve(t *testing.T, d Driver) Driver {
 	t.Helper()
+	return serveWith(t, func(s *grpc.Server) {
+		if err := (&Plugin{Impl: d}).GRPCServer(nil, s); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// serveWith serves what register puts on a loopback gRPC server built as
+// Serve builds it and returns a driver client for it.
+func serveWith(t *testing.T, register func(*grpc.Server)) Driver {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := newGRPCServer(hclog.NewNullLogger())(nil)
-	if err := (&Plugin{Impl: d}).GRPCServer(nil, s); err != nil {
-		t.Fatal(err)
-	}
+	register(s)
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(s.Stop)
 

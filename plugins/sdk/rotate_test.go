@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	driverv1 "github.com/passman-dev/passman/proto/driver/v1"
@@ -64,21 +61,9 @@ func (legacyServer) Rotate(context.Context, *driverv1.ChangeRequest) (*driverv1.
 // serveLegacy serves d as a plugin without Rotate would.
 func serveLegacy(t *testing.T, d Driver) Driver {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newGRPCServer(hclog.NewNullLogger())(nil)
-	driverv1.RegisterDriverServer(s, legacyServer{&grpcServer{impl: d}})
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return NewGRPCClient(conn)
+	return serveWith(t, func(s *grpc.Server) {
+		driverv1.RegisterDriverServer(s, legacyServer{&grpcServer{impl: d}})
+	})
 }
 
 func TestRotate(t *testing.T) {
