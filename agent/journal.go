@@ -143,29 +143,6 @@ func encodeRecord(r journalRecord) []byte {
 	return append(b, '\n')
 }
 
-// add records a job and reports whether it is new, as addAll does.
-func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
-	fresh, err := j.addAll([]wire.JobHeader{{JobID: jobID, Deadline: deadline}})
-	if err != nil {
-		return false, err
-	}
-	return fresh[0], nil
-}
-
-// addAll records jobs and reports, for each, whether it is new. It returns
-// only once the records are on disk. A job already in the journal is not
-// written again and is not new.
-func (j *journal) addAll(jobs []wire.JobHeader) ([]bool, error) {
-	fresh, synced, err := j.reserve(jobs)
-	if err != nil {
-		return nil, err
-	}
-	if err := synced(); err != nil {
-		return nil, err
-	}
-	return fresh, nil
-}
-
 // reserve records jobs in memory and reports at once, for each, whether
 // it is new; the new ones are written with the next sync, and synced
 // waits for it. A job reserved is not new to anyone after, even before it

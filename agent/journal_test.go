@@ -13,6 +13,19 @@ import (
 	"github.com/passman-dev/passman/internal/wire"
 )
 
+// add reserves one job and waits for its record's sync, as the agent
+// does for the jobs of a message, and reports whether the job is new.
+func (j *journal) add(jobID string, deadline time.Time) (bool, error) {
+	fresh, synced, err := j.reserve([]wire.JobHeader{{JobID: jobID, Deadline: deadline}})
+	if err != nil {
+		return false, err
+	}
+	if err := synced(); err != nil {
+		return false, err
+	}
+	return fresh[0], nil
+}
+
 func TestJournalRecordsAndPersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), journalFile)
 	now := time.Now()
