@@ -89,18 +89,22 @@ func (c *readCache) fill(gen uint64, key []byte, t reflect.Type, v any) {
 	}
 	e := cacheEntry{typ: t, missing: v == nil}
 	if v != nil {
-		e.val = reflect.New(t.Elem())
-		e.val.Elem().Set(reflect.ValueOf(v).Elem())
+		e.val = reflect.ValueOf(shallowCopy(v))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
+	if c.gen == gen {
+		c.put(string(key), e)
 	}
+}
+
+// put stores e at key, with c.mu held; past maxCacheEntries the cache
+// starts over.
+func (c *readCache) put(key string, e cacheEntry) {
 	if len(c.m) >= maxCacheEntries {
 		clear(c.m)
 	}
-	c.m[string(key)] = e
+	c.m[key] = e
 }
 
 // beginWrite marks a write as being applied.
@@ -115,25 +119,21 @@ func (c *readCache) beginWrite() {
 func (c *readCache) endWrite(keys []string, written map[string]any) {
 	c.mu.Lock()
 	for _, k := range keys {
-		v, ok := written[k]
-		if !ok || !cacheable([]byte(k)) {
+		if v, ok := written[k]; ok {
+			c.put(k, cacheEntry{typ: reflect.TypeOf(v), val: reflect.ValueOf(v)})
+		} else {
 			delete(c.m, k)
-			continue
 		}
-		if len(c.m) >= maxCacheEntries {
-			clear(c.m)
-		}
-		c.m[k] = cacheEntry{typ: reflect.TypeOf(v), val: reflect.ValueOf(v)}
 	}
 	c.gen++
 	c.mu.Unlock()
 }
 
-// shallowCopy returns a copy of the struct v points to, or nil when v is
-// not a pointer to a struct.
+// shallowCopy returns a pointer to a copy of what v points to, or nil when
+// v is not a pointer.
 func shallowCopy(v any) any {
 	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil
 	}
 	cp := reflect.New(rv.Elem().Type())

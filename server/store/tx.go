@@ -122,10 +122,10 @@ func (tx *Tx) Scan(prefix []byte, fn func(key, value []byte) error) error {
 	return nil
 }
 
-// Put stages v, encoded as JSON, at key. A record of a cached table goes
-// to the read cache as the write is applied: v must be a pointer to a
-// struct whose maps and slices nobody changes afterwards, as for every
-// record read from the store.
+// Put stages v, encoded as JSON, at key. When v is a pointer, a record of
+// a cached table goes to the read cache as the write is applied: nobody
+// may change its maps and slices afterwards, as for every record read
+// from the store.
 func (tx *Tx) Put(key []byte, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
