@@ -54,9 +54,6 @@ func (s *Service) expireCheckouts() {
 		}
 		id, err := s.expireCheckout(k, parts[2], model.CredentialType(parts[3]))
 		s.logErr("expiring checkout", id, err)
-		if id != "" {
-			s.dispatchNow(id)
-		}
 	}
 }
 

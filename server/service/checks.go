@@ -39,9 +39,6 @@ func (s *Service) Check(c *Caller, req *api.CheckRequest) (*api.CheckResponse, e
 		ev.Detail = fmt.Sprintf("%d check jobs", len(jobs))
 		return nil
 	})
-	for _, id := range jobs {
-		s.dispatchNow(id)
-	}
 	return out, err
 }
 

@@ -202,19 +202,7 @@ func (s *Service) change(c *Caller, ch change) (*api.JobResponse, error) {
 		out.Account = accountView(a)
 		return a.save(tx)
 	})
-	if err == nil && !out.Job.State.Final() {
-		s.dispatchNow(out.Job.ID)
-	}
 	return out, err
-}
-
-// dispatchNow hands a new job to an agent at once, unless its write
-// handed it out already; the job loop retries whatever fails here.
-func (s *Service) dispatchNow(jobID string) {
-	if err := s.dispatch(jobID); err != nil {
-		s.logErr("dispatching job", jobID, err)
-		s.kick()
-	}
 }
 
 // changeAllowed refuses a change while another is in flight, while someone
@@ -404,7 +392,6 @@ func (s *Service) checkoutTarget(g getter, c *Caller, req *api.CheckoutRequest) 
 // anyone's for a caller with the checkin permission.
 func (s *Service) Checkin(c *Caller, req *api.CheckinRequest) (*api.Account, error) {
 	var out api.Account
-	var jobs []string
 	err := s.write(event(c, "account.checkin", req.Path), func(tx *store.Tx, ev *audit.Record) error {
 		if err := s.needOpen(); err != nil {
 			return err
@@ -430,15 +417,11 @@ func (s *Service) Checkin(c *Caller, req *api.CheckinRequest) (*api.Account, err
 			}
 			if id != "" {
 				ev.Detail += ", autoreset job " + id
-				jobs = append(jobs, id)
 			}
 		}
 		out = accountView(a)
 		return a.save(tx)
 	})
-	for _, id := range jobs {
-		s.dispatchNow(id)
-	}
 	return &out, err
 }
 

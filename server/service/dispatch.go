@@ -202,9 +202,12 @@ func (s *Service) cannotRun(job *model.Job, reason, why string) error {
 }
 
 // handOut counts a preassigned job against its agent and queues it for
-// publication once tx commits. j must not change once tx has committed.
+// publication once tx commits; a job without an agent wakes the job loop,
+// which assigns it once one is online. j must not change once tx has
+// committed.
 func (s *Service) handOut(tx *store.Tx, j *model.Job) {
 	if j.AgentID == "" {
+		tx.OnCommit(s.kick)
 		return
 	}
 	tx.OnCommit(func() {

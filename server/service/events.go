@@ -58,9 +58,8 @@ type rejected struct{ jobID, why string }
 // job and account, with an audit record per job step.
 func (s *Service) applyEvents(agentID string, evs []wire.Event) error {
 	var drop []rejected
-	var resolves bool
 	err := s.st.Update(func(tx *store.Tx) error {
-		drop, resolves = drop[:0], false
+		drop = drop[:0]
 		for i := range evs {
 			e := &evs[i]
 			j := new(model.Job)
@@ -75,14 +74,13 @@ func (s *Service) applyEvents(agentID string, evs []wire.Event) error {
 			if j.State.Final() {
 				continue
 			}
-			r, err := s.applyEvent(tx, agentID, j, e)
+			why, err := s.applyEvent(tx, agentID, j, e)
 			if err != nil {
 				return err
 			}
-			if r.why != "" {
-				drop = append(drop, rejected{e.JobID, r.why})
+			if why != "" {
+				drop = append(drop, rejected{e.JobID, why})
 			}
-			resolves = resolves || r.resolve
 		}
 		return nil
 	})
@@ -94,37 +92,26 @@ func (s *Service) applyEvents(agentID string, evs []wire.Event) error {
 	for _, d := range drop {
 		s.rejectEvent(agentID, d.jobID, d.why)
 	}
-	if resolves {
-		s.kick()
-	}
 	return nil
 }
 
-// applied is what applying one event led to.
-type applied struct {
-	// why says why the event was dropped, when it was.
-	why string
-	// resolve is set when a resolve job was recorded.
-	resolve bool
-}
-
 // applyEvent applies one event to its job j, not final, read through tx.
+// It returns why it dropped the event, if it did.
 func (s *Service) applyEvent(tx *store.Tx, agentID string, j *model.Job, e *wire.Event) (
-	applied, error) {
+	string, error) {
 	switch e.Kind {
 	case wire.EventAccepted:
-		return applied{}, s.jobAccepted(tx, j, agentID)
+		return "", s.jobAccepted(tx, j, agentID)
 	case wire.EventResult:
-		next, err := s.jobResult(tx, j, e)
-		return applied{resolve: next != nil}, err
+		return "", s.jobResult(tx, j, e)
 	case wire.EventRefused:
 		s.log.Info("agent refused job", "job_id", j.ID, "agent", agentID, "reason", e.Reason)
 		if slices.Contains(unchangedReasons, e.Reason) {
-			return applied{}, s.jobRefused(tx, j, e)
+			return "", s.jobRefused(tx, j, e)
 		}
-		return applied{}, nil
+		return "", nil
 	}
-	return applied{why: "unknown event kind"}, nil
+	return "unknown event kind", nil
 }
 
 // rejectEvent audits and logs an event that was dropped.
@@ -241,10 +228,9 @@ func (s *Service) jobEnds(tx *store.Tx, j *model.Job, a *account) {
 }
 
 // jobResult applies the outcome an agent reported to job j, read through
-// tx. It returns the resolve job it recorded, if any.
-func (s *Service) jobResult(tx *store.Tx, job *model.Job, e *wire.Event) (*model.Job, error) {
-	var next *model.Job
-	err := s.changeJob(tx, job, "job.result", func(tx *store.Tx, j *model.Job, a *account) error {
+// tx.
+func (s *Service) jobResult(tx *store.Tx, job *model.Job, e *wire.Event) error {
+	return s.changeJob(tx, job, "job.result", func(tx *store.Tx, j *model.Job, a *account) error {
 		cr, ok := a.creds[j.Type]
 		if !ok {
 			return fmt.Errorf("job %s: account has no %s", j.ID, j.Type)
@@ -259,11 +245,8 @@ func (s *Service) jobResult(tx *store.Tx, job *model.Job, e *wire.Event) (*model
 			s.settleCheck(j, cr, e)
 			return nil
 		}
-		var err error
-		next, err = s.settleChange(tx, j, cr, e)
-		return err
+		return s.settleChange(tx, j, cr, e)
 	})
-	return next, err
 }
 
 // pinHostKey records the target's host key the first time one is seen.
@@ -284,20 +267,20 @@ func pinHostKey(tx *store.Tx, a *account, key string) error {
 // current, or is dropped when the target surely kept the current one, or
 // the outcome is unknown and a resolve job checks every candidate.
 func (s *Service) settleChange(tx *store.Tx, j *model.Job, cr *model.Credential,
-	e *wire.Event) (*model.Job, error) {
+	e *wire.Event) error {
 	now := s.now()
 	switch {
 	case e.OK:
 		s.promote(cr, cr.Pending, now)
 		j.Outcome = "changed on target"
 		j.Enter(model.JobSucceeded, now, j.Outcome)
-		return nil, nil
+		return nil
 	case slices.Contains(unchangedReasons, e.Reason):
 		cr.Pending, cr.PendingJob = 0, ""
 		cr.Status, cr.Reason = j.PrevStatus, j.PrevReason
 		j.Reason, j.Outcome = e.Reason, "not changed: "+e.Message
 		j.Enter(model.JobFailed, now, j.Outcome)
-		return nil, nil
+		return nil
 	}
 	return s.resolveUnknown(tx, j, cr, e.Reason, "failed: "+e.Message)
 }
@@ -306,7 +289,7 @@ func (s *Service) settleChange(tx *store.Tx, j *model.Job, cr *model.Credential,
 // credential Unknown and records a job that checks the current and the
 // pending value to settle which one the target holds.
 func (s *Service) resolveUnknown(tx *store.Tx, j *model.Job, cr *model.Credential,
-	reason, outcome string) (*model.Job, error) {
+	reason, outcome string) error {
 	now := s.now()
 	r := &model.Job{ID: model.NewID(), Kind: model.JobResolve, AccountID: j.AccountID, Path: j.Path,
 		Type: j.Type, RequestedBy: "system", ChangeOnTarget: true, Created: now, Zone: j.Zone,
@@ -314,13 +297,13 @@ func (s *Service) resolveUnknown(tx *store.Tx, j *model.Job, cr *model.Credentia
 	r.Candidates = candidates(cr)
 	r.Enter(model.JobWaitingAgent, now, "settles job "+j.ID)
 	if err := s.preassign(r); err != nil {
-		return nil, err
+		return err
 	}
 	s.handOut(tx, r)
 	cr.Status, cr.Reason, cr.PendingJob = model.Unknown, reason, r.ID
 	j.Reason, j.Outcome = reason, outcome+"; job "+r.ID+" checks which value the target holds"
 	j.Enter(model.JobFailed, now, j.Outcome)
-	return r, putJob(tx, r, "")
+	return putJob(tx, r, "")
 }
 
 // candidates lists the values a check tries: the current one, then the

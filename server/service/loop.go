@@ -125,8 +125,7 @@ func (s *Service) noAnswer(tx *store.Tx, j *model.Job, cr *model.Credential) err
 	now := s.now()
 	switch {
 	case len(j.Candidates) == 0:
-		_, err := s.resolveUnknown(tx, j, cr, "timeout", "no result before the deadline")
-		return err
+		return s.resolveUnknown(tx, j, cr, "timeout", "no result before the deadline")
 	case j.Kind == model.JobResolve:
 		cr.Status, cr.Reason = model.Unknown, "timeout"
 	default:
