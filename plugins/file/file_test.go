@@ -66,7 +66,8 @@ users:
 // nastyValues are new values that only survive correct quoting.
 var nastyValues = []struct{ name, value string }{
 	{"simple", "Tr0ub4dor"},
-	{"digits", "0123"},
+	// Long enough that no temporary path or timestamp in the log holds it.
+	{"digits", "0123456789"},
 	{"spaces", " lead and trail "},
 	{"hash", "a#b #c"},
 	{"quotes", `it's "quoted"`},
