@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -81,5 +82,66 @@ func TestScanConflictReruns(t *testing.T) {
 	}
 	if runs != 2 || n != 1 {
 		t.Fatalf("runs = %d, count = %d; want 2 runs and a count of 1", runs, n)
+	}
+}
+
+// TestReadConflictReruns checks which concurrent writes make a Tx run
+// again: a write of a record it read, or the creation of one it found
+// absent, does; a write of a record it did not read does not.
+func TestReadConflictReruns(t *testing.T) {
+	read := []byte("p/read")
+	tests := []struct {
+		name     string
+		existing bool
+		written  func(s *Store) []byte
+		runs     int
+	}{
+		{"a record it read is written", true, func(*Store) []byte { return read }, 2},
+		{"a record it found absent is created", false, func(*Store) []byte { return read }, 2},
+		{"a record it did not read is written", true, func(s *Store) []byte {
+			// A key in another slot, so that the test does not hang on
+			// the one chance in stampSlots of sharing one.
+			for i := 0; ; i++ {
+				k := fmt.Sprintf("p/other-%d", i)
+				if s.stamps.slot(k) != s.stamps.slot(string(read)) {
+					return []byte(k)
+				}
+			}
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(t.TempDir(), hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if tt.existing {
+				if err := s.Update(func(tx *Tx) error { return tx.Put(read, 1) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runs := 0
+			err = s.Update(func(tx *Tx) error {
+				runs++
+				var n int
+				if err := tx.Get(read, &n); err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+				if runs == 1 {
+					w := tt.written(s)
+					if err := s.Update(func(tx2 *Tx) error { return tx2.Put(w, 7) }); err != nil {
+						return err
+					}
+				}
+				return tx.Put([]byte("p/result"), n)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if runs != tt.runs {
+				t.Fatalf("the Tx ran %d times, want %d", runs, tt.runs)
+			}
+		})
 	}
 }

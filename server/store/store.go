@@ -43,7 +43,8 @@ type Store struct {
 	mu   sync.Mutex
 	head auditHead
 
-	cache *readCache
+	cache  *readCache
+	stamps *writeStamps
 }
 
 type auditHead struct {
@@ -90,7 +91,7 @@ func Open(dir string, log hclog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening pebble in %s: %w", dir, err)
 	}
-	s := &Store{db: db, log: log, cache: newReadCache()}
+	s := &Store{db: db, log: log, cache: newReadCache(), stamps: newWriteStamps()}
 	if err := s.Get(keyAuditHead, &s.head); err != nil && !errors.Is(err, ErrNotFound) {
 		_ = db.Close()
 		return nil, fmt.Errorf("reading audit head: %w", err)

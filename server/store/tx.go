@@ -27,6 +27,9 @@ var ErrConflict = errors.New("too many concurrent writes to the same records")
 // meanwhile, or runs the function again. Its reads see its own writes.
 type Tx struct {
 	s *Store
+	// since is the number of the last write applied when the Tx began:
+	// every read it makes sees that write and those before it.
+	since uint64
 	// writes are the staged writes by key; a nil value is a deletion.
 	writes map[string][]byte
 	order  []string
@@ -173,12 +176,8 @@ func (tx *Tx) Audit(r audit.Record) { tx.audits = append(tx.audits, r) }
 // valid reports whether everything tx read is still as it read it. The
 // caller holds the writer's lock.
 func (tx *Tx) valid() (bool, error) {
-	for k, want := range tx.reads {
-		got, err := tx.s.rawGet([]byte(k))
-		if err != nil {
-			return false, err
-		}
-		if (got == nil) != (want == nil) || !bytes.Equal(got, want) {
+	for k := range tx.reads {
+		if tx.s.stamps.changedSince(k, tx.since) {
 			return false, nil
 		}
 	}
@@ -202,7 +201,8 @@ func (tx *Tx) valid() (bool, error) {
 // OnCommit. Update returns once the write is durable.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	for range maxAttempts {
-		tx := &Tx{s: s, writes: map[string][]byte{}, reads: map[string][]byte{}}
+		tx := &Tx{s: s, since: s.stamps.last.Load(), writes: map[string][]byte{},
+			reads: map[string][]byte{}}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -259,6 +259,9 @@ func (s *Store) applyLocked(tx *Tx, b *pebble.Batch) error {
 	if err == nil {
 		s.cache.beginWrite()
 		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
+		if err == nil {
+			s.stamps.stamp(tx.order)
+		}
 		s.cache.endWrite(tx.order, tx.decoded)
 	}
 	if err != nil {
