@@ -21,7 +21,7 @@ func changeOwn(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	if err := s.setUser(ctx, req.Account, add, remove); err != nil {
 		return sdk.Annotate(setUserError(ctx, err, true, req.New, req.Current), "changing the password")
 	}
-	return saveAndVerify(ctx, cfg, s, req)
+	return save(ctx, cfg, s)
 }
 
 // reconcile logs in as the reconcile account and, in one ACL SETUSER,
@@ -54,20 +54,20 @@ func reconcile(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
 	if err := s.setUser(ctx, req.Account, "resetpass", ">"+string(req.New.Reveal())); err != nil {
 		return sdk.Annotate(setUserError(ctx, err, false, secrets...), "setting the password")
 	}
-	return saveAndVerify(ctx, cfg, s, req)
+	return save(ctx, cfg, s)
 }
 
-// saveAndVerify saves the change made on s as the persist parameter says,
-// then logs in as the account with the new password.
-func saveAndVerify(ctx context.Context, cfg *config, s *session, req *sdk.ChangeRequest) error {
+// save saves the change made on s as the persist parameter says.
+func save(ctx context.Context, cfg *config, s *session) error {
 	if err := s.persist(ctx, cfg.persist); err != nil {
 		return persistError(ctx, err, cfg.persist)
 	}
-	return verifyNew(ctx, cfg, req)
+	return nil
 }
 
-// verifyNew logs in as the account with the new password.
-func verifyNew(ctx context.Context, cfg *config, req *sdk.ChangeRequest) error {
+// verifyNew logs in as the account with the new password and returns
+// why it could not, or nil.
+func verifyNew(ctx context.Context, cfg *config, req *sdk.ChangeRequest) *sdk.Error {
 	s, err := open(ctx, cfg, req.Account, req.New)
 	if err != nil {
 		return sdk.Annotate(err, "logging in with the new password")

@@ -65,7 +65,10 @@ func New(opts ...Option) *Driver {
 	return d
 }
 
-var _ sdk.Driver = (*Driver)(nil)
+var (
+	_ sdk.Driver  = (*Driver)(nil)
+	_ sdk.Rotator = (*Driver)(nil)
+)
 
 // Describe says what the driver manages and which parameters it reads.
 func (d *Driver) Describe(context.Context) (*sdk.Description, error) {
@@ -116,6 +119,20 @@ func checkCredential(req *sdk.CheckRequest) error {
 // Change sets a new password on the target, then logs in with it to
 // prove it works.
 func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.ChangeResult, error) {
+	res, err := d.Rotate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if res.CheckErr != nil {
+		return nil, res.CheckErr
+	}
+	return &sdk.ChangeResult{}, nil
+}
+
+// Rotate sets a new password on the target and logs in with it. That
+// login is the one the agent asks for after a change, so a rotation logs
+// in twice, not three times.
+func (d *Driver) Rotate(ctx context.Context, req *sdk.ChangeRequest) (*sdk.RotateResult, error) {
 	cfg, err := parseConfig(req.Target)
 	if err != nil {
 		return nil, err
@@ -137,5 +154,9 @@ func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 		return nil, err
 	}
 	log.Info("credential changed")
-	return &sdk.ChangeResult{}, nil
+	if e := verifyNew(ctx, cfg, req); e != nil {
+		log.Debug("login with the new password failed", "error", e)
+		return &sdk.RotateResult{CheckErr: e}, nil
+	}
+	return &sdk.RotateResult{}, nil
 }

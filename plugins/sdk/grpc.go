@@ -77,7 +77,7 @@ func (s *grpcServer) Change(
 func (s *grpcServer) Rotate(
 	ctx context.Context, req *driverv1.ChangeRequest,
 ) (*driverv1.RotateResponse, error) {
-	res, err := changeThenCheck(ctx, s.impl, changeFromProto(req))
+	res, err := Rotate(ctx, s.impl, changeFromProto(req))
 	if err != nil {
 		return &driverv1.RotateResponse{ChangeFailure: toFailure(ctx, err)}, nil
 	}

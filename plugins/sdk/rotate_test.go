@@ -100,20 +100,7 @@ func TestRotate(t *testing.T) {
 				req := &ChangeRequest{JobID: "j", Account: "app", Type: Password,
 					Current: NewSecret([]byte("old")), New: NewSecret(nasty)}
 				res, err := Rotate(context.Background(), srv(t, &d), req)
-				var e *Error
-				switch {
-				case tc.wantErr != "":
-					if !errors.As(err, &e) || e.Reason != tc.wantErr {
-						t.Fatalf("Rotate error = %v, want reason %s", err, tc.wantErr)
-					}
-				case err != nil:
-					t.Fatalf("Rotate error = %v", err)
-				case tc.wantCheck == "" && res.CheckErr != nil,
-					tc.wantCheck != "" && (res.CheckErr == nil || res.CheckErr.Reason != tc.wantCheck):
-					t.Fatalf("CheckErr = %v, want reason %q", res.CheckErr, tc.wantCheck)
-				case res.HostKey != tc.wantKey:
-					t.Errorf("HostKey = %q, want %q", res.HostKey, tc.wantKey)
-				}
+				checkRotated(t, res, err, tc.wantErr, tc.wantCheck, tc.wantKey)
 				if diff := cmp.Diff(d.calls, tc.wantCalls); diff != "" {
 					t.Errorf("calls (-got +want):\n%s", diff)
 				}
@@ -125,4 +112,97 @@ func TestRotate(t *testing.T) {
 			})
 		}
 	}
+}
+
+// checkRotated fails t unless Rotate answered res and err as wanted: the
+// change's reason wantErr, or the login's reason wantCheck, empty when it
+// worked, and the host key wantKey.
+func checkRotated(t *testing.T, res *RotateResult, err error, wantErr, wantCheck Reason,
+	wantKey string) {
+	t.Helper()
+	var e *Error
+	switch {
+	case wantErr != "":
+		if !errors.As(err, &e) || e.Reason != wantErr {
+			t.Fatalf("Rotate error = %v, want reason %s", err, wantErr)
+		}
+	case err != nil:
+		t.Fatalf("Rotate error = %v", err)
+	case wantCheck == "" && res.CheckErr != nil,
+		wantCheck != "" && (res.CheckErr == nil || res.CheckErr.Reason != wantCheck):
+		t.Fatalf("CheckErr = %v, want reason %q", res.CheckErr, wantCheck)
+	case res.HostKey != wantKey:
+		t.Errorf("HostKey = %q, want %q", res.HostKey, wantKey)
+	}
+}
+
+// oneStepDriver is a twoStepDriver that rotates in one call of its own.
+type oneStepDriver struct {
+	twoStepDriver
+	rotated *RotateResult
+}
+
+func (d *oneStepDriver) Rotate(_ context.Context, req *ChangeRequest) (*RotateResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "rotate")
+	if d.changeErr != nil {
+		return nil, d.changeErr
+	}
+	return d.rotated, nil
+}
+
+// TestRotateOfARotator checks that a driver with a Rotate of its own is
+// asked to rotate in one call, in process and through its plugin, with
+// what it answers kept; a plugin built before Rotate gets Change and
+// Check.
+func TestRotateOfARotator(t *testing.T) {
+	denied := Errorf(ReasonAuthFailed, "no")
+	cases := []struct {
+		name      string
+		driver    *oneStepDriver
+		wantErr   Reason
+		wantCheck Reason
+		wantKey   string
+	}{
+		{"it works", &oneStepDriver{rotated: &RotateResult{HostKey: "k"}}, "", "", "k"},
+		{"the change fails", &oneStepDriver{twoStepDriver: twoStepDriver{changeErr: denied}},
+			ReasonAuthFailed, "", ""},
+		{"the login after it fails", &oneStepDriver{rotated: &RotateResult{CheckErr: denied}},
+			"", ReasonAuthFailed, ""},
+	}
+	serves := []struct {
+		how       string
+		srv       func(*testing.T, Driver) Driver
+		wantCalls []string
+	}{
+		{"in process", func(_ *testing.T, d Driver) Driver { return d }, []string{"rotate"}},
+		{"plugin", serve, []string{"rotate"}},
+	}
+	for _, sv := range serves {
+		for _, tc := range cases {
+			t.Run(sv.how+"/"+tc.name, func(t *testing.T) {
+				d := &oneStepDriver{rotated: tc.driver.rotated}
+				d.changeErr = tc.driver.changeErr
+				req := &ChangeRequest{JobID: "j", Account: "app", Type: Password,
+					Current: NewSecret([]byte("old")), New: NewSecret(nasty)}
+				res, err := Rotate(context.Background(), sv.srv(t, d), req)
+				checkRotated(t, res, err, tc.wantErr, tc.wantCheck, tc.wantKey)
+				if diff := cmp.Diff(d.calls, sv.wantCalls); diff != "" {
+					t.Errorf("calls (-got +want):\n%s", diff)
+				}
+			})
+		}
+	}
+	t.Run("old plugin", func(t *testing.T) {
+		d := &oneStepDriver{rotated: &RotateResult{}}
+		req := &ChangeRequest{JobID: "j", Account: "app", Type: Password,
+			Current: NewSecret([]byte("old")), New: NewSecret(nasty)}
+		if _, err := Rotate(context.Background(), serveLegacy(t, d), req); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(d.calls, []string{"change", "check"}); diff != "" {
+			t.Errorf("calls (-got +want):\n%s", diff)
+		}
+	})
 }
