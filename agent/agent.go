@@ -39,7 +39,7 @@ const (
 	// start the job.
 	ReasonDeadlinePassed = "deadline_passed"
 	// ReasonAlreadyRun: the agent took this job before. It may or may not
-	// have run it; only an accepted event says that it started.
+	// have run it; only the server's record of its start says so.
 	ReasonAlreadyRun = "already_run"
 	// ReasonBadSeal: the payload does not open with the agent's key.
 	ReasonBadSeal = "bad_seal"

@@ -61,6 +61,28 @@ func TestJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("a job the server does not record as started does not run", func(t *testing.T) {
+		// The server has it started already, by an earlier delivery to an
+		// agent whose journal is lost, say.
+		cur, next := value("taken-cur"), value("taken-new")
+		drv.set("taken", cur)
+		bus.mu.Lock()
+		bus.started["j-taken"] = true
+		bus.mu.Unlock()
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-taken", "taken", cur, next)))
+		bus.waitEvent(t, "j-taken", 1, wire.EventAccepted)
+		waitFor(t, "the message to be settled", func() bool {
+			ci := bus.consumerInfo(t, "a1")
+			return ci.NumAckPending == 0 && ci.NumPending == 0
+		})
+		if n := drv.callsOf("taken"); n != 0 || drv.value("taken") != cur {
+			t.Errorf("driver calls = %d, the target changed: %v", n, drv.value("taken") != cur)
+		}
+		if evs := bus.eventsOf("j-taken"); len(evs) != 1 {
+			t.Errorf("events %v, want the accepted one alone", bus.kinds("j-taken"))
+		}
+	})
+
 	t.Run("a replayed job runs once", func(t *testing.T) {
 		cur, next := value("replay-cur"), value("replay-new")
 		drv.set("replay", cur)

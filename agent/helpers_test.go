@@ -69,6 +69,8 @@ type testBus struct {
 	events   []*wire.Event
 	rawEvent [][]byte
 	beats    []*wire.Heartbeat
+	// started are the jobs an accept request started.
+	started map[string]bool
 }
 
 // testAgent is what the server keeps of an enrolled agent.
@@ -87,7 +89,7 @@ func newTestBus(t *testing.T) *testBus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &testBus{t: t, ca: ca, agents: map[string]*testAgent{}}
+	b := &testBus{t: t, ca: ca, agents: map[string]*testAgent{}, started: map[string]bool{}}
 	b.key, err = nkeys.CreateUser()
 	if err != nil {
 		t.Fatal(err)
@@ -247,6 +249,15 @@ func (b *testBus) consumeEvents() {
 		b.t.Fatal(err)
 	}
 	b.t.Cleanup(cc.Stop)
+	acc, err := b.nc.Subscribe(wire.AcceptSubjects, func(m *nats.Msg) {
+		started := b.recordAccept(strings.TrimPrefix(m.Subject, wire.AcceptSubject("")), m.Data)
+		reply, _ := json.Marshal(&wire.AcceptReply{Started: started})
+		_ = m.Respond(reply)
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { _ = acc.Unsubscribe() })
 	sub, err := b.nc.Subscribe(wire.HeartbeatSubjects, func(m *nats.Msg) {
 		b.recordBeat(strings.TrimPrefix(m.Subject, wire.HeartbeatSubject("")), m.Data)
 	})
@@ -272,6 +283,27 @@ func (b *testBus) recordEvent(agentID string, data []byte) {
 		b.events = append(b.events, &r.Events[i])
 	}
 	b.rawEvent = append(b.rawEvent, data)
+}
+
+// recordAccept keeps the accepted events of an accept request, as the
+// server records them, and returns the jobs it starts: those it had not
+// started before.
+func (b *testBus) recordAccept(agentID string, data []byte) []string {
+	b.recordEvent(agentID, data)
+	r := new(wire.Report)
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var started []string
+	for _, ev := range r.Events {
+		if ev.Kind == wire.EventAccepted && !b.started[ev.JobID] {
+			b.started[ev.JobID] = true
+			started = append(started, ev.JobID)
+		}
+	}
+	return started
 }
 
 func (b *testBus) recordBeat(agentID string, data []byte) {

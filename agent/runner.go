@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +23,11 @@ const (
 	fetchWait = 30 * time.Second
 	// attemptTimeout bounds one publication of an event.
 	attemptTimeout = 5 * time.Second
-	// acceptWait bounds the attempts to publish an accepted event. A job
-	// whose accepted event is not stored by then does not run.
+	// acceptWait bounds the wait for the server to record that jobs
+	// start. A job it has not answered for by then does not run.
 	acceptWait = 5 * time.Second
+	// startAttempt bounds one request to record that jobs start.
+	startAttempt = time.Second
 	// refuseWait bounds the attempts to publish a refused event.
 	refuseWait = 30 * time.Second
 	// resultGrace is how long past a job's deadline the agent keeps
@@ -227,16 +230,14 @@ func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Co
 	}
 	runs, unfit := a.runnable(o, fresh)
 	refusals = append(refusals, unfit...)
-	started := a.accept(ctx, env, runs)
+	runnable := len(runs)
+	runs = a.accept(ctx, env, runs)
+	started := len(runs) > 0
 	if err := <-journaled; err != nil {
 		a.journalFailed(ctx, msg, env, runs, refusals, started, err)
 		return
 	}
-	defer func() {
-		for _, r := range runs {
-			r.p.Wipe()
-		}
-	}()
+	defer wipeRuns(runs)
 
 	answered := a.refuseAll(refusals)
 	if started {
@@ -249,8 +250,8 @@ func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Co
 	for _, done := range answered {
 		<-done
 	}
-	if !started && len(runs) > 0 {
-		a.settle(msg.Term, runs[0].h.JobID)
+	if !started && runnable > 0 {
+		a.settle(msg.Term, firstJob(env))
 		return
 	}
 	a.settle(msg.Ack, firstJob(env))
@@ -337,16 +338,14 @@ func (a *agent) record(msg jetstream.Msg, env *wire.Envelope, timely []wire.JobH
 }
 
 // journalFailed settles a message whose jobs could not be written to the
-// journal. None of them runs. When their accepted events are stored
-// already, the server is told that they did not start, the other jobs are
-// refused and the message is dropped; otherwise it comes back later.
+// journal. None of them runs. When the server has recorded some as
+// started, it is told that they did not start, the other jobs are refused
+// and the message is dropped; otherwise it comes back later.
 func (a *agent) journalFailed(ctx context.Context, msg jetstream.Msg, env *wire.Envelope,
 	runs []*run, refusals []refusal, started bool, err error) {
 	a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
 		"jobs", len(env.Jobs), "error", err)
-	for _, r := range runs {
-		r.p.Wipe()
-	}
+	wipeRuns(runs)
 	if !started {
 		a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
 		return
@@ -420,12 +419,14 @@ func (a *agent) driverFor(p *wire.Payload) (sdk.Driver, string) {
 	return d, ""
 }
 
-// accept publishes one accepted event for every job of runs and reports
-// whether JetStream stored it. A job the server may not know started must
-// not start: when the report is not stored, the jobs are dropped unrun.
-func (a *agent) accept(ctx context.Context, env *wire.Envelope, runs []*run) bool {
+// accept asks the server to record the jobs of runs as started and
+// returns those it did: no other may start, since the server could not
+// tell that it touched the target. It wipes the payloads of the others.
+// When the server does not answer, it may have recorded some: it is told,
+// once NATS takes events again, that none started.
+func (a *agent) accept(ctx context.Context, env *wire.Envelope, runs []*run) []*run {
 	if len(runs) == 0 {
-		return false
+		return nil
 	}
 	r := &wire.Report{}
 	until := time.Now().Add(acceptWait)
@@ -435,21 +436,75 @@ func (a *agent) accept(ctx context.Context, env *wire.Envelope, runs []*run) boo
 			until = run.h.Deadline
 		}
 	}
-	dup, err := a.publish(ctx, r, until)
-	switch {
-	case err != nil:
+	reply, err := a.requestStart(ctx, r, until)
+	if err != nil {
 		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(runs),
-			"reason", "accepted_not_stored", "error", err)
+			"reason", "start_not_recorded", "error", err)
+		wipeRuns(runs)
 		a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
-	case dup:
-		// The event store already holds these accepted events: the jobs
-		// ran here before, whatever the journal says.
-		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(runs),
-			"reason", ReasonAlreadyRun)
-	default:
-		return true
+		return nil
 	}
-	return false
+	started := make(map[string]bool, len(reply.Started))
+	for _, id := range reply.Started {
+		started[id] = true
+	}
+	var taken []*run
+	for _, run := range runs {
+		if started[run.h.JobID] {
+			taken = append(taken, run)
+			continue
+		}
+		// The server has this job started, ended or expired already.
+		a.log.Warn("job not started", "job_id", run.h.JobID, "reason", "not_waiting")
+		run.p.Wipe()
+	}
+	return taken
+}
+
+// requestStart sends the accepted events of r to the server and returns
+// its answer. Until until, it sends the same request again after any
+// failure to get an answer: the server answers a request it recorded
+// already as it did the first time.
+func (a *agent) requestStart(ctx context.Context, r *wire.Report, until time.Time) (
+	*wire.AcceptReply, error) {
+	r.Time = time.Now().UTC()
+	r.Sign(a.id.keys)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, wrapf(err, "encoding accept request")
+	}
+	rctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	subject := wire.AcceptSubject(a.id.info.AgentID)
+	for attempt := 0; ; attempt++ {
+		actx, cancelAttempt := context.WithTimeout(rctx, startAttempt)
+		msg, err := a.nc.RequestWithContext(actx, subject, data)
+		cancelAttempt()
+		if err == nil {
+			reply := new(wire.AcceptReply)
+			if err := json.Unmarshal(msg.Data, reply); err != nil {
+				return nil, wrapf(err, "decoding the server's answer")
+			}
+			if reply.Error != "" {
+				return nil, errors.New("the server recorded none: " + reply.Error)
+			}
+			return reply, nil
+		}
+		wait := backoff(attempt)
+		if time.Now().Add(wait).After(until) {
+			return nil, wrapf(err, "asking the server to record %d started jobs", len(r.Events))
+		}
+		a.log.Debug("start not recorded yet", "job_id", r.Events[0].JobID,
+			"jobs", len(r.Events), "error", err)
+		sleep(rctx, wait)
+	}
+}
+
+// wipeRuns wipes the payloads of runs.
+func wipeRuns(runs []*run) {
+	for _, r := range runs {
+		r.p.Wipe()
+	}
 }
 
 // tellNotStarted tells the server, once NATS takes events again, that

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -297,24 +300,49 @@ func TestReplayedAndLateJobsDoNothing(t *testing.T) {
 	e.noSecrets([]*agentProc{ag}, current, evil)
 }
 
-func TestForgedResultIsRejected(t *testing.T) {
-	e := newEnv(t, testserver.Config{})
-	file := e.fileTarget("dc1")
-	dirA, dirB := e.enroll("dc1"), e.enroll("dc2")
-	e.startAgent(dirA, nil).stop()
-	e.startAgent(dirB, nil)
+// forgery is a reset waiting for agent A, which is stopped, with what an
+// attacker would hold: A's keys, those of agent B of another zone, which
+// runs, a key A never enrolled, and the server's own NATS login.
+type forgery struct {
+	e                    *env
+	file                 string
+	before               []byte
+	job                  *api.JobResponse
+	dirA                 string
+	keysA, keysB, forger *wire.Keys
+	nc                   *nats.Conn
+}
 
-	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+func newForgery(t *testing.T) *forgery {
+	t.Helper()
+	f := &forgery{e: newEnv(t, testserver.Config{})}
+	e := f.e
+	f.file = e.fileTarget("dc1")
+	f.dirA = e.enroll("dc1")
+	dirB := e.enroll("dc2")
+	e.startAgent(f.dirA, nil).stop()
+	e.startAgent(dirB, nil)
+	var err error
+	if f.before, err = os.ReadFile(f.file); err != nil {
+		t.Fatal(err)
+	}
+	f.job, err = e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	keysA, _ := agentSecrets(t, dirA)
-	keysB, _ := agentSecrets(t, dirB)
-	forger, err := wire.NewKeys(keysA.AgentID)
-	if err != nil {
+	f.keysA, _ = agentSecrets(t, f.dirA)
+	f.keysB, _ = agentSecrets(t, dirB)
+	if f.forger, err = wire.NewKeys(f.keysA.AgentID); err != nil {
 		t.Fatal(err)
 	}
-	nc := e.serverNATS(t)
+	f.nc = e.serverNATS(t)
+	return f
+}
+
+func TestForgedResultIsRejected(t *testing.T) {
+	f := newForgery(t)
+	e, file, r, dirA, nc := f.e, f.file, f.job, f.dirA, f.nc
+	keysA, keysB, forger := f.keysA, f.keysB, f.forger
 	before := e.snapshot(appPath)
 
 	cases := []struct {
@@ -364,6 +392,108 @@ func TestForgedResultIsRejected(t *testing.T) {
 	}
 }
 
+// TestForgedAndReplayedAcceptsStartNothing asks the server to record a
+// waiting job as started, as someone with NATS access would: with a key
+// the agent never enrolled, as another agent, and with the agent's own
+// keys. Only the agent's first request starts the job, and only that
+// request sent again is answered the same.
+func TestForgedAndReplayedAcceptsStartNothing(t *testing.T) {
+	f := newForgery(t)
+	e, file, r, dirA, nc := f.e, f.file, f.job, f.dirA, f.nc
+	keysA, keysB, forger := f.keysA, f.keysB, f.forger
+	request := func(signer *wire.Keys) []byte {
+		rep := &wire.Report{Time: time.Now().UTC(),
+			Events: []wire.Event{{Kind: wire.EventAccepted, JobID: r.Job.ID}}}
+		rep.Sign(signer)
+		data, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	first := request(keysA)
+	ask := func(t *testing.T, data []byte, subject string) *wire.AcceptReply {
+		t.Helper()
+		msg, err := nc.Request(wire.AcceptSubject(subject), data, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply := new(wire.AcceptReply)
+		if err := json.Unmarshal(msg.Data, reply); err != nil {
+			t.Fatal(err)
+		}
+		return reply
+	}
+	state := func() model.JobState {
+		j, err := e.c.ShowJob(r.Job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j.State
+	}
+
+	cases := []struct {
+		name      string
+		data      []byte
+		subject   string
+		refused   bool
+		wantStart bool
+		wantState model.JobState
+	}{
+		{"signed by a key the agent never enrolled", request(forger), keysA.AgentID, true, false,
+			model.JobWaitingAgent},
+		{"signed by another agent, claiming to be the agent", request(keysB), keysA.AgentID,
+			true, false, model.JobWaitingAgent},
+		{"by another agent, on its own subject", request(keysB), keysB.AgentID, false, false,
+			model.JobWaitingAgent},
+		{"by the agent", first, keysA.AgentID, false, true, model.JobRunning},
+		// An agent that missed the answer asks again with the same request.
+		{"the same request again", first, keysA.AgentID, false, true, model.JobRunning},
+		// A request made anew is another delivery of the job, to an
+		// agent that lost its journal, say.
+		{"a new request by the agent", request(keysA), keysA.AgentID, false, false,
+			model.JobRunning},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reply := ask(t, tc.data, tc.subject)
+			if refused := reply.Error != ""; refused != tc.refused {
+				t.Errorf("refused = %v (%q), want %v", refused, reply.Error, tc.refused)
+			}
+			if started := slices.Contains(reply.Started, r.Job.ID); started != tc.wantStart {
+				t.Errorf("started = %v, want %v", started, tc.wantStart)
+			}
+			if got := state(); got != tc.wantState {
+				t.Errorf("job is %s, want %s", got, tc.wantState)
+			}
+		})
+	}
+	recs, err := e.c.ListAudit("", time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts, rejected int
+	for _, rec := range recs.Records {
+		switch {
+		case rec.Op == "job.accepted" && rec.JobID == r.Job.ID:
+			starts++
+		case rec.Code == "bad_event":
+			rejected++
+		}
+	}
+	if starts != 1 || rejected != 3 {
+		t.Errorf("%d starts and %d rejected requests audited, want 1 and 3", starts, rejected)
+	}
+	// The agent, back, must not run a job the server has started already.
+	a := e.startAgent(dirA, nil)
+	waitFor(t, "the agent to decline the job", func() bool {
+		return strings.Contains(a.logs.String(), "job not started: job_id="+r.Job.ID)
+	})
+	if after, _ := os.ReadFile(file); !bytes.Equal(after, f.before) {
+		t.Error("the target changed")
+	}
+}
+
 // snapshot is the state of an account and its job, for comparisons.
 func (e *env) snapshot(path string) *api.Account {
 	e.t.Helper()
@@ -394,6 +524,9 @@ func TestAgentCannotUseAnotherAgentsSubjects(t *testing.T) {
 		}},
 		{"publish on another agent's events", func() error {
 			return nc.Publish(wire.EventSubject(keysB.AgentID), []byte("{}"))
+		}},
+		{"ask to start another agent's jobs", func() error {
+			return nc.Publish(wire.AcceptSubject(keysB.AgentID), []byte("{}"))
 		}},
 		{"read the job stream directly", func() error {
 			_, err := nc.SubscribeSync(wire.JobSubjects)

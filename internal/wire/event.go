@@ -10,8 +10,10 @@ import (
 
 // Kinds of event.
 const (
-	// EventAccepted says the agent starts a job. It is sent, and stored by
-	// JetStream, before the agent touches the target.
+	// EventAccepted says the agent starts a job. It travels in a request
+	// on the agent's accept subject, not on its event subject, and the
+	// agent touches the target only once the server has answered that it
+	// recorded the job as started.
 	EventAccepted = "accepted"
 	// EventResult says how a job ended.
 	EventResult = "result"
@@ -88,6 +90,19 @@ func (r *Report) MsgID() string {
 	}
 	return "report-" + digest(parts)
 }
+
+// AcceptReply is the server's answer to an accept request: the jobs it
+// recorded as started, in a synced write, by the agent that asked. The
+// agent starts those and no others.
+type AcceptReply struct {
+	Started []string `json:"started,omitempty"`
+	// Error says why the server recorded nothing.
+	Error string `json:"error,omitempty"`
+}
+
+// RequestID names a signed report among all others: the same report sent
+// again has the same one, and any report made anew another.
+func (r *Report) RequestID() string { return "request-" + digest([]string{string(r.Sig)}) }
 
 // Heartbeat is what an agent publishes every few seconds.
 type Heartbeat struct {

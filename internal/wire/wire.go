@@ -6,10 +6,12 @@
 // subject. Their payloads, the only part holding secrets, are sealed
 // together to the agent's HPKE public key, with the agent id and every
 // job's id and deadline bound in, so that an envelope cannot be opened by
-// another agent or replayed with a later deadline. An agent answers on its
-// event subject with Reports, each a batch of events signed once by its
-// Ed25519 key; the server drops any report whose signature does not verify
-// against the key it enrolled.
+// another agent or replayed with a later deadline. Before it starts jobs,
+// an agent asks the server, in a signed Report on its accept subject, to
+// record them as started; it starts those the server answers it recorded.
+// It answers on its event subject with Reports, each a batch of events
+// signed once by its Ed25519 key; the server drops any report whose
+// signature does not verify against the key it enrolled.
 package wire
 
 import (
@@ -32,15 +34,18 @@ const (
 	// JobStream holds jobs until their agent takes them.
 	JobStream = "PASSMAN_JOBS"
 	// EventStream holds agents' events until the server takes them.
-	EventStream = "PASSMAN_EVENTS"
-	jobPrefix   = "passman.job."
-	eventPrefix = "passman.event."
-	beatPrefix  = "passman.heartbeat."
+	EventStream  = "PASSMAN_EVENTS"
+	jobPrefix    = "passman.job."
+	eventPrefix  = "passman.event."
+	acceptPrefix = "passman.accept."
+	beatPrefix   = "passman.heartbeat."
 	// JobSubjects and EventSubjects are the streams' subject filters.
 	JobSubjects   = jobPrefix + ">"
 	EventSubjects = eventPrefix + ">"
 	// HeartbeatSubjects matches every agent's heartbeats.
 	HeartbeatSubjects = beatPrefix + "*"
+	// AcceptSubjects matches every agent's accept requests.
+	AcceptSubjects = acceptPrefix + "*"
 )
 
 // JobSubject is where the server publishes the jobs of one agent.
@@ -48,6 +53,10 @@ func JobSubject(agentID string) string { return jobPrefix + agentID }
 
 // EventSubject is where an agent publishes its events.
 func EventSubject(agentID string) string { return eventPrefix + agentID }
+
+// AcceptSubject is where an agent asks the server to record that it
+// starts jobs.
+func AcceptSubject(agentID string) string { return acceptPrefix + agentID }
 
 // HeartbeatSubject is where an agent publishes its heartbeats.
 func HeartbeatSubject(agentID string) string { return beatPrefix + agentID }
@@ -324,6 +333,7 @@ func AgentPermissions(agentID string) (publish, subscribe []string) {
 		"$JS.API.CONSUMER.INFO." + JobStream + "." + c,
 		"$JS.ACK." + JobStream + "." + c + ".>",
 		EventSubject(agentID),
+		AcceptSubject(agentID),
 		HeartbeatSubject(agentID),
 	}
 	subscribe = []string{InboxPrefix(agentID) + ".>"}

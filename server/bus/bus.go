@@ -118,9 +118,14 @@ func (b *Bus) startEmbedded(serverKey string) error {
 		port = server.RANDOM_PORT
 	}
 	nopts := &server.Options{
-		ServerName:                 "passman",
-		Host:                       host,
-		Port:                       port,
+		ServerName: "passman",
+		Host:       host,
+		Port:       port,
+		// JetStream does not sync each message: no message is the only
+		// record of anything that must survive a power cut. A job is in
+		// the store before it is published, an agent starts it only once
+		// the server has stored that it started, and a job whose result
+		// is lost ends unknown until a check settles it.
 		JetStream:                  true,
 		StoreDir:                   b.opts.StoreDir,
 		TLSConfig:                  b.opts.ServerTLS,
@@ -268,6 +273,32 @@ func (b *Bus) EventsPending(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// AcceptHandler answers one accept request published by agentID, the
+// agent whose subject it came on.
+type AcceptHandler func(agentID string, data []byte) []byte
+
+// ServeAccepts answers every agent's accept requests with h until ctx is
+// done. Requests are handled concurrently, so that their synced writes
+// share fsyncs.
+func (b *Bus) ServeAccepts(ctx context.Context, h AcceptHandler) error {
+	slots := make(chan struct{}, eventWorkers)
+	sub, err := b.nc.Subscribe(wire.AcceptSubjects, func(m *nats.Msg) {
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots }()
+			agentID := m.Subject[len(wire.AcceptSubject("")):]
+			if err := m.Respond(h(agentID, m.Data)); err != nil {
+				b.log.Warn("accept request not answered", "agent", agentID, "error", err)
+			}
+		}()
+	})
+	if err != nil {
+		return fmt.Errorf("serving accept requests: %w", err)
+	}
+	go func() { <-ctx.Done(); _ = sub.Unsubscribe() }()
+	return nil
 }
 
 // SubscribeHeartbeats calls h with every agent heartbeat.

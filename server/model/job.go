@@ -62,6 +62,10 @@ type Job struct {
 	AgentID string `json:"agent_id,omitempty"`
 	// Dispatched is when the job was handed to AgentID.
 	Dispatched time.Time `json:"dispatched,omitzero"`
+	// StartRequest names the request with which AgentID asked to start
+	// the job, so that the same request sent again gets the same answer
+	// and any other is refused.
+	StartRequest string `json:"start_request,omitempty"`
 	// Candidates are the versions a check tries, in order.
 	Candidates []uint64 `json:"candidates,omitempty"`
 	// Reconcile says the change logs in with the target's reconcile

@@ -100,8 +100,6 @@ func (s *Service) applyEvents(agentID string, evs []wire.Event) error {
 func (s *Service) applyEvent(tx *store.Tx, agentID string, j *model.Job, e *wire.Event) (
 	string, error) {
 	switch e.Kind {
-	case wire.EventAccepted:
-		return "", s.jobAccepted(tx, j, agentID)
 	case wire.EventResult:
 		return "", s.jobResult(tx, j, e)
 	case wire.EventRefused:
@@ -152,12 +150,11 @@ func (s *Service) refusal(e *wire.Event) func(*store.Tx, *model.Job, *account) e
 	}
 }
 
-// jobAccepted moves a job to running. Only the job changes: its account
-// is as the job left it until the result.
-func (s *Service) jobAccepted(tx *store.Tx, j *model.Job, agentID string) error {
-	if j.State != model.JobWaitingAgent {
-		return nil
-	}
+// jobAccepted moves job j, waiting for its agent, to running, started by
+// the request named request. Only the job changes: its account is as the
+// job left it until the result.
+func (s *Service) jobAccepted(tx *store.Tx, j *model.Job, agentID, request string) error {
+	j.StartRequest = request
 	j.Enter(model.JobRunning, s.now(), "started by agent "+agentID)
 	tx.Audit(audit.Record{Actor: "agent:" + agentID, Op: "job.accepted", JobID: j.ID,
 		Path: j.Path, Outcome: audit.OK})
