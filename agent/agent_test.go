@@ -59,6 +59,39 @@ func TestJobs(t *testing.T) {
 			t.Errorf("the target holds the new value: %v; driver calls %d, want 2",
 				drv.value("root") == next, drv.callsOf("root"))
 		}
+		if n := bus.reportsStreamed(); n != 0 {
+			t.Errorf("%d reports came through the event stream, want all directly", n)
+		}
+	})
+
+	t.Run("a report the server does not take goes through the event stream", func(t *testing.T) {
+		defer bus.answerReports(reportApplied)
+		for _, tc := range []struct {
+			name, key string
+			how       reportAnswer
+		}{
+			{"the server answers that it failed", "failed", reportFailed},
+			{"the server does not answer", "silent", reportSilent},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				bus.answerReports(tc.how)
+				account, id := "fallback-"+tc.key, "j-fallback-"+tc.key
+				cur, next := value(account+"-cur"), value(account+"-new")
+				drv.set(account, cur)
+				before := bus.reportsStreamed()
+				bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute,
+					changeJob(id, account, cur, next)))
+				if res := bus.waitEvent(t, id, 2, wire.EventResult); !res.OK {
+					t.Fatalf("result reason %s", res.Reason)
+				}
+				if n := bus.reportsStreamed() - before; n != 1 {
+					t.Errorf("%d reports came through the event stream, want 1", n)
+				}
+				if evs := bus.eventsOf(id); len(evs) != 2 {
+					t.Errorf("events %v, want accepted and one result", bus.kinds(id))
+				}
+			})
+		}
 	})
 
 	t.Run("a job the server does not record as started does not run", func(t *testing.T) {

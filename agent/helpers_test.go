@@ -71,6 +71,36 @@ type testBus struct {
 	beats    []*wire.Heartbeat
 	// started are the jobs an accept request started.
 	started map[string]bool
+	// reports says how the bus answers reports sent in requests.
+	reports reportAnswer
+	// streamed counts the reports that came through the event stream.
+	streamed int
+}
+
+// reportAnswer is how the test bus answers a report sent in a request.
+type reportAnswer int
+
+const (
+	// reportApplied records the report and answers that it is applied.
+	reportApplied reportAnswer = iota
+	// reportFailed answers that the report could not be applied.
+	reportFailed
+	// reportSilent does not answer.
+	reportSilent
+)
+
+// answerReports sets how the bus answers reports sent in requests.
+func (b *testBus) answerReports(how reportAnswer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reports = how
+}
+
+// reportsStreamed returns how many reports came through the event stream.
+func (b *testBus) reportsStreamed() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.streamed
 }
 
 // testAgent is what the server keeps of an enrolled agent.
@@ -242,25 +272,46 @@ func (b *testBus) consumeEvents() {
 		b.t.Fatal(err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		b.recordEvent(strings.TrimPrefix(m.Subject(), wire.EventSubject("")), m.Data())
+		b.recordEvent(wire.AgentOf(m.Subject()), m.Data())
+		b.mu.Lock()
+		b.streamed++
+		b.mu.Unlock()
 		_ = m.Ack()
 	})
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	b.t.Cleanup(cc.Stop)
-	acc, err := b.nc.Subscribe(wire.AcceptSubjects, func(m *nats.Msg) {
-		started := b.recordAccept(strings.TrimPrefix(m.Subject, wire.AcceptSubject("")), m.Data)
+	b.serve(wire.AcceptSubjects, func(m *nats.Msg) {
+		started := b.recordAccept(wire.AgentOf(m.Subject), m.Data)
 		reply, _ := json.Marshal(&wire.AcceptReply{Started: started})
 		_ = m.Respond(reply)
+	})
+	b.serve(wire.ReportSubjects, func(m *nats.Msg) {
+		b.mu.Lock()
+		how := b.reports
+		b.mu.Unlock()
+		switch how {
+		case reportApplied:
+			b.recordEvent(wire.AgentOf(m.Subject), m.Data)
+			_ = m.Respond([]byte(`{}`))
+		case reportFailed:
+			_ = m.Respond([]byte(`{"error":"the store is full"}`))
+		}
+	})
+	sub, err := b.nc.Subscribe(wire.HeartbeatSubjects, func(m *nats.Msg) {
+		b.recordBeat(strings.TrimPrefix(m.Subject, wire.HeartbeatSubject("")), m.Data)
 	})
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.t.Cleanup(func() { _ = acc.Unsubscribe() })
-	sub, err := b.nc.Subscribe(wire.HeartbeatSubjects, func(m *nats.Msg) {
-		b.recordBeat(strings.TrimPrefix(m.Subject, wire.HeartbeatSubject("")), m.Data)
-	})
+	b.t.Cleanup(func() { _ = sub.Unsubscribe() })
+}
+
+// serve answers the requests on subjects with h until the test ends.
+func (b *testBus) serve(subjects string, h nats.MsgHandler) {
+	b.t.Helper()
+	sub, err := b.nc.Subscribe(subjects, h)
 	if err != nil {
 		b.t.Fatal(err)
 	}

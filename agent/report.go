@@ -10,8 +10,8 @@ import (
 // reportQueue bounds the events waiting for the reporter.
 const reportQueue = 1024
 
-// reporter publishes the agent's results and refusals. Events that become
-// ready while a report is being published go out together in the next
+// reporter delivers the agent's results and refusals. Events that become
+// ready while a report is being delivered go out together in the next
 // one, under one signature: one event alone when the agent is quiet, up to
 // wire.MaxReport when it is busy, and never a wait for a batch to fill.
 type reporter struct {
@@ -30,16 +30,16 @@ func newReporter(a *agent) *reporter {
 	return &reporter{a: a, ch: make(chan *outgoing, reportQueue)}
 }
 
-// send queues ev, to be published until the given time, and returns a
-// channel that receives the outcome once JetStream stored it or the
-// reporter gave up.
+// send queues ev, to be delivered until the given time, and returns a
+// channel that receives the outcome once the server or JetStream took it,
+// or the reporter gave up.
 func (r *reporter) send(ev *wire.Event, until time.Time) <-chan error {
 	o := &outgoing{ev: ev, until: until, done: make(chan error, 1)}
 	r.ch <- o
 	return o.done
 }
 
-// run publishes queued events until ctx is done and the queue is empty.
+// run delivers queued events until ctx is done and the queue is empty.
 // ctx must be done only once no more events will be sent.
 func (r *reporter) run(ctx context.Context) {
 	for {
@@ -56,7 +56,7 @@ func (r *reporter) run(ctx context.Context) {
 			rep.Events[i] = *o.ev
 			until = later(until, o.until)
 		}
-		_, err := r.a.publish(context.WithoutCancel(ctx), rep, until)
+		err := r.a.deliver(context.WithoutCancel(ctx), rep, until)
 		for _, o := range batch {
 			o.done <- err
 		}

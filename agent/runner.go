@@ -28,6 +28,9 @@ const (
 	acceptWait = 5 * time.Second
 	// startAttempt bounds one request to record that jobs start.
 	startAttempt = time.Second
+	// reportAttempt bounds the request that hands a report to the server
+	// directly; past it, the report goes through the event stream.
+	reportAttempt = 2 * time.Second
 	// refuseWait bounds the attempts to publish a refused event.
 	refuseWait = 30 * time.Second
 	// resultGrace is how long past a job's deadline the agent keeps
@@ -467,11 +470,9 @@ func (a *agent) accept(ctx context.Context, env *wire.Envelope, runs []*run) []*
 // already as it did the first time.
 func (a *agent) requestStart(ctx context.Context, r *wire.Report, until time.Time) (
 	*wire.AcceptReply, error) {
-	r.Time = time.Now().UTC()
-	r.Sign(a.id.keys)
-	data, err := json.Marshal(r)
+	data, err := a.signed(r)
 	if err != nil {
-		return nil, wrapf(err, "encoding accept request")
+		return nil, err
 	}
 	rctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
@@ -519,7 +520,11 @@ func (a *agent) tellNotStarted(ctx context.Context, runs []*run) {
 			Message: "the agent could not record that it started the job, and did not run it"})
 		until = later(until, run.h.Deadline.Add(resultGrace))
 	}
-	if _, err := a.publish(ctx, r, until); err != nil {
+	data, err := a.signed(r)
+	if err == nil {
+		err = a.publish(ctx, r, data, until)
+	}
+	if err != nil {
 		a.log.Warn("job refusals not delivered", "job_id", runs[0].h.JobID, "jobs", len(runs),
 			"error", err)
 	}
@@ -577,19 +582,49 @@ func (a *agent) settle(op func() error, jobID string) {
 	}
 }
 
-// publish signs r and publishes it to the event stream, trying again
-// until JetStream stores it or until passes. The kinds and jobs of its
-// events make the message id, so that a retry of a stored report is not
-// stored twice; dup reports that JetStream had it already.
-func (a *agent) publish(
-	ctx context.Context, r *wire.Report, until time.Time,
-) (dup bool, err error) {
+// signed signs r and returns it encoded.
+func (a *agent) signed(r *wire.Report) ([]byte, error) {
 	r.Time = time.Now().UTC()
 	r.Sign(a.id.keys)
 	data, err := json.Marshal(r)
 	if err != nil {
-		return false, wrapf(err, "encoding report")
+		return nil, wrapf(err, "encoding report")
 	}
+	return data, nil
+}
+
+// deliver hands r to the server: in a request on the agent's report
+// subject, which the server answers once r is applied and durable, or,
+// when that request gets no such answer, through the event stream, until
+// JetStream stores it or until passes. The server applies a report it
+// gets both ways once.
+func (a *agent) deliver(ctx context.Context, r *wire.Report, until time.Time) error {
+	data, err := a.signed(r)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, reportAttempt)
+	msg, err := a.nc.RequestWithContext(rctx, wire.ReportSubject(a.id.info.AgentID), data)
+	cancel()
+	if err == nil {
+		reply := new(wire.ReportReply)
+		if err = json.Unmarshal(msg.Data, reply); err == nil && reply.Error != "" {
+			err = errors.New(reply.Error)
+		}
+		if err == nil {
+			return nil
+		}
+	}
+	a.log.Debug("report not taken directly; publishing it", "job_id", r.Events[0].JobID,
+		"events", len(r.Events), "error", err)
+	return a.publish(ctx, r, data, until)
+}
+
+// publish publishes r, signed and encoded as data, to the event stream,
+// trying again until JetStream stores it or until passes. The kinds and
+// jobs of its events make the message id, so that a retry of a stored
+// report is not stored twice.
+func (a *agent) publish(ctx context.Context, r *wire.Report, data []byte, until time.Time) error {
 	subject := wire.EventSubject(a.id.info.AgentID)
 	opts := []jetstream.PublishOpt{
 		jetstream.WithMsgID(r.MsgID()),
@@ -597,14 +632,14 @@ func (a *agent) publish(
 	}
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		ack, err := a.js.Publish(actx, subject, data, opts...)
+		_, err := a.js.Publish(actx, subject, data, opts...)
 		cancel()
 		if err == nil {
-			return ack.Duplicate, nil
+			return nil
 		}
 		wait := backoff(attempt)
 		if time.Now().Add(wait).After(until) {
-			return false, wrapf(err, "publishing report of %d events", len(r.Events))
+			return wrapf(err, "publishing report of %d events", len(r.Events))
 		}
 		a.log.Debug("report not stored yet", "job_id", r.Events[0].JobID,
 			"events", len(r.Events), "error", err)

@@ -113,3 +113,16 @@ func publishEvent(t *testing.T, nc *nats.Conn, agentID string, ev *wire.Report) 
 		t.Fatalf("publishing event: %v", err)
 	}
 }
+
+// requestReport hands a report to the server in a request on agentID's
+// report subject, as an agent does, and fails t unless the server answers.
+func requestReport(t *testing.T, nc *nats.Conn, agentID string, ev *wire.Report) {
+	t.Helper()
+	data, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Request(wire.ReportSubject(agentID), data, 10*time.Second); err != nil {
+		t.Fatalf("requesting report: %v", err)
+	}
+}

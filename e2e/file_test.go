@@ -354,19 +354,30 @@ func TestForgedResultIsRejected(t *testing.T) {
 		{"signed by another agent, on its own subject", keysB, keysB.AgentID},
 		{"signed by another agent, claiming to be the agent", keysB, keysA.AgentID},
 	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			rep := &wire.Report{Time: time.Now().UTC(),
-				Events: []wire.Event{{Kind: wire.EventResult, JobID: r.Job.ID, OK: true}}}
-			rep.Sign(tc.signer)
-			publishEvent(t, nc, tc.subject, rep)
-			waitFor(t, "the forged event to be rejected", func() bool {
-				return strings.Count(e.srv.Logs.String(), "agent event rejected") > i
+	ways := []struct {
+		name string
+		send func(*testing.T, *nats.Conn, string, *wire.Report)
+	}{
+		{"on the event stream", publishEvent},
+		{"in a report request", requestReport},
+	}
+	sent := 0
+	for _, way := range ways {
+		for _, tc := range cases {
+			t.Run(way.name+"/"+tc.name, func(t *testing.T) {
+				rep := &wire.Report{Time: time.Now().UTC(),
+					Events: []wire.Event{{Kind: wire.EventResult, JobID: r.Job.ID, OK: true}}}
+				rep.Sign(tc.signer)
+				way.send(t, nc, tc.subject, rep)
+				sent++
+				waitFor(t, "the forged event to be rejected", func() bool {
+					return strings.Count(e.srv.Logs.String(), "agent event rejected") >= sent
+				})
+				if diff := cmp.Diff(e.snapshot(appPath), before); diff != "" {
+					t.Fatalf("a forged result changed the account (-got +want):\n%s", diff)
+				}
 			})
-			if diff := cmp.Diff(e.snapshot(appPath), before); diff != "" {
-				t.Fatalf("a forged result changed the account (-got +want):\n%s", diff)
-			}
-		})
+		}
 	}
 	recs, err := e.c.ListAudit("", time.Time{}, 1000)
 	if err != nil {
@@ -378,8 +389,8 @@ func TestForgedResultIsRejected(t *testing.T) {
 			rejected++
 		}
 	}
-	if rejected != len(cases) {
-		t.Errorf("%d rejected events audited, want %d", rejected, len(cases))
+	if rejected != sent {
+		t.Errorf("%d rejected events audited, want %d", rejected, sent)
 	}
 
 	// The real agent still completes the job.
@@ -527,6 +538,9 @@ func TestAgentCannotUseAnotherAgentsSubjects(t *testing.T) {
 		}},
 		{"ask to start another agent's jobs", func() error {
 			return nc.Publish(wire.AcceptSubject(keysB.AgentID), []byte("{}"))
+		}},
+		{"hand the server a report as another agent", func() error {
+			return nc.Publish(wire.ReportSubject(keysB.AgentID), []byte("{}"))
 		}},
 		{"read the job stream directly", func() error {
 			_, err := nc.SubscribeSync(wire.JobSubjects)

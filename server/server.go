@@ -242,7 +242,10 @@ func (s *Server) startBus(ctx context.Context, cfg Config, tlsCfg *tls.Config, c
 	}
 	s.bus = b
 	s.svc.SetBus(b)
-	if err := b.ServeAccepts(ctx, s.svc.HandleAccept); err != nil {
+	if err := b.ServeRequests(ctx, wire.AcceptSubjects, s.svc.HandleAccept); err != nil {
+		return err
+	}
+	if err := b.ServeRequests(ctx, wire.ReportSubjects, s.svc.HandleReport); err != nil {
 		return err
 	}
 	if err := b.ConsumeEvents(ctx, s.svc.HandleEvent); err != nil {

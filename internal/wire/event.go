@@ -100,6 +100,13 @@ type AcceptReply struct {
 	Error string `json:"error,omitempty"`
 }
 
+// ReportReply is the server's answer to a report sent on an agent's
+// report subject. Without Error, the report is applied and durable.
+type ReportReply struct {
+	// Error says why the server did not apply the report.
+	Error string `json:"error,omitempty"`
+}
+
 // RequestID names a signed report among all others: the same report sent
 // again has the same one, and any report made anew another.
 func (r *Report) RequestID() string { return "request-" + digest([]string{string(r.Sig)}) }

@@ -9,9 +9,12 @@
 // another agent or replayed with a later deadline. Before it starts jobs,
 // an agent asks the server, in a signed Report on its accept subject, to
 // record them as started; it starts those the server answers it recorded.
-// It answers on its event subject with Reports, each a batch of events
-// signed once by its Ed25519 key; the server drops any report whose
-// signature does not verify against the key it enrolled.
+// It answers with Reports, each a batch of events signed once by its
+// Ed25519 key: in a request on its report subject, which the server
+// answers once it has applied the report, or, when the server does not
+// answer, on its event subject, whose stream keeps the report until the
+// server takes it. The server drops any report whose signature does not
+// verify against the key it enrolled.
 package wire
 
 import (
@@ -21,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	json "github.com/go-json-experiment/json/v1"
@@ -38,6 +42,7 @@ const (
 	jobPrefix    = "passman.job."
 	eventPrefix  = "passman.event."
 	acceptPrefix = "passman.accept."
+	reportPrefix = "passman.report."
 	beatPrefix   = "passman.heartbeat."
 	// JobSubjects and EventSubjects are the streams' subject filters.
 	JobSubjects   = jobPrefix + ">"
@@ -46,6 +51,8 @@ const (
 	HeartbeatSubjects = beatPrefix + "*"
 	// AcceptSubjects matches every agent's accept requests.
 	AcceptSubjects = acceptPrefix + "*"
+	// ReportSubjects matches every agent's report requests.
+	ReportSubjects = reportPrefix + "*"
 )
 
 // JobSubject is where the server publishes the jobs of one agent.
@@ -57,6 +64,13 @@ func EventSubject(agentID string) string { return eventPrefix + agentID }
 // AcceptSubject is where an agent asks the server to record that it
 // starts jobs.
 func AcceptSubject(agentID string) string { return acceptPrefix + agentID }
+
+// ReportSubject is where an agent hands a report to the server directly,
+// in a request answered once the server has applied it.
+func ReportSubject(agentID string) string { return reportPrefix + agentID }
+
+// AgentOf returns the agent id that ends subject, one of an agent's own.
+func AgentOf(subject string) string { return subject[strings.LastIndexByte(subject, '.')+1:] }
 
 // HeartbeatSubject is where an agent publishes its heartbeats.
 func HeartbeatSubject(agentID string) string { return beatPrefix + agentID }
@@ -334,6 +348,7 @@ func AgentPermissions(agentID string) (publish, subscribe []string) {
 		"$JS.ACK." + JobStream + "." + c + ".>",
 		EventSubject(agentID),
 		AcceptSubject(agentID),
+		ReportSubject(agentID),
 		HeartbeatSubject(agentID),
 	}
 	subscribe = []string{InboxPrefix(agentID) + ".>"}

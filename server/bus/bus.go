@@ -275,27 +275,28 @@ func (b *Bus) EventsPending(ctx context.Context) (uint64, error) {
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// AcceptHandler answers one accept request published by agentID, the
-// agent whose subject it came on.
-type AcceptHandler func(agentID string, data []byte) []byte
+// RequestHandler answers one request published by agentID, the agent
+// whose subject it came on.
+type RequestHandler func(agentID string, data []byte) []byte
 
-// ServeAccepts answers every agent's accept requests with h until ctx is
-// done. Requests are handled concurrently, so that their synced writes
-// share fsyncs.
-func (b *Bus) ServeAccepts(ctx context.Context, h AcceptHandler) error {
+// ServeRequests answers the requests agents publish on subjects, one
+// subject filter of wire, with h until ctx is done. Requests are handled
+// concurrently, so that their synced writes share fsyncs.
+func (b *Bus) ServeRequests(ctx context.Context, subjects string, h RequestHandler) error {
 	slots := make(chan struct{}, eventWorkers)
-	sub, err := b.nc.Subscribe(wire.AcceptSubjects, func(m *nats.Msg) {
+	sub, err := b.nc.Subscribe(subjects, func(m *nats.Msg) {
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots }()
-			agentID := m.Subject[len(wire.AcceptSubject("")):]
+			agentID := wire.AgentOf(m.Subject)
 			if err := m.Respond(h(agentID, m.Data)); err != nil {
-				b.log.Warn("accept request not answered", "agent", agentID, "error", err)
+				b.log.Warn("request not answered", "agent", agentID, "subject", m.Subject,
+					"error", err)
 			}
 		}()
 	})
 	if err != nil {
-		return fmt.Errorf("serving accept requests: %w", err)
+		return fmt.Errorf("serving requests on %s: %w", subjects, err)
 	}
 	go func() { <-ctx.Done(); _ = sub.Unsubscribe() }()
 	return nil

@@ -51,6 +51,22 @@ func (s *Service) HandleEvent(agentID string, data []byte) error {
 	return s.applyEvents(agentID, r.Events)
 }
 
+// HandleReport answers a report an agent sent in a request, as
+// HandleEvent applies one from the event stream. The answer says the
+// report is applied and durable, or why not: the agent then publishes it
+// on its event subject.
+func (s *Service) HandleReport(agentID string, data []byte) []byte {
+	reply := &wire.ReportReply{}
+	if err := s.HandleEvent(agentID, data); err != nil {
+		reply.Error = "the report could not be applied"
+	}
+	b, err := json.Marshal(reply)
+	if err != nil {
+		return []byte(`{"error":"the reply could not be encoded"}`)
+	}
+	return b
+}
+
 // rejected is an event dropped while a report was applied.
 type rejected struct{ jobID, why string }
 
