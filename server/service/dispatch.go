@@ -202,15 +202,19 @@ func (s *Service) cannotRun(job *model.Job, reason, why string) error {
 }
 
 // handOut counts a preassigned job against its agent and queues it for
-// publication once tx commits; a job without an agent wakes the job loop,
-// which assigns it once one is online. j must not change once tx has
-// committed.
+// publication once tx is applied; a job without an agent wakes the job
+// loop once tx commits, which assigns it once one is online. j must not
+// change once tx has been applied.
+//
+// The job may reach its agent before tx is durable: the agent touches
+// the target only once the server has recorded, in a later synced write,
+// that the job started, and that sync makes tx durable too.
 func (s *Service) handOut(tx *store.Tx, j *model.Job) {
 	if j.AgentID == "" {
 		tx.OnCommit(s.kick)
 		return
 	}
-	tx.OnCommit(func() {
+	tx.OnApply(func() {
 		s.agents.assign(j.AgentID, 1)
 		s.enqueue(j)
 	})

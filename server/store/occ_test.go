@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -143,5 +144,59 @@ func TestReadConflictReruns(t *testing.T) {
 				t.Fatalf("the Tx ran %d times, want %d", runs, tt.runs)
 			}
 		})
+	}
+}
+
+// TestHooksRunOnceForTheRunThatCommits checks that OnApply and OnCommit
+// run once, in that order, for the run of a Tx that commits, none of a run
+// that ran again or failed, and that OnApply sees the write applied.
+func TestHooksRunOnceForTheRunThatCommits(t *testing.T) {
+	s, err := Open(t.TempDir(), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	key := []byte("p/hooked")
+	var calls []string
+	runs := 0
+	err = s.Update(func(tx *Tx) error {
+		runs++
+		run := fmt.Sprint(runs)
+		var n int
+		if err := tx.Get(key, &n); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if runs == 1 {
+			// A concurrent write of what this run read: it runs again.
+			if err := s.Update(func(tx2 *Tx) error { return tx2.Put(key, 7) }); err != nil {
+				return err
+			}
+		}
+		tx.OnApply(func() {
+			var seen int
+			if err := s.Get(key, &seen); err != nil || seen != n+1 {
+				t.Errorf("OnApply read %d (%v), want the applied %d", seen, err, n+1)
+			}
+			calls = append(calls, "apply-"+run)
+		})
+		tx.OnCommit(func() { calls = append(calls, "commit-"+run) })
+		return tx.Put(key, n+1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(calls, []string{"apply-2", "commit-2"}); diff != "" {
+		t.Errorf("hooks (-got +want):\n%s", diff)
+	}
+
+	calls = nil
+	failed := errors.New("refused")
+	err = s.Update(func(tx *Tx) error {
+		tx.OnApply(func() { calls = append(calls, "apply") })
+		tx.OnCommit(func() { calls = append(calls, "commit") })
+		return failed
+	})
+	if !errors.Is(err, failed) || len(calls) != 0 {
+		t.Errorf("a failed Tx: error %v, hooks %v; want %v and none", err, calls, failed)
 	}
 }

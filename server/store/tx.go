@@ -40,6 +40,7 @@ type Tx struct {
 	reads    map[string][]byte
 	scans    []scanRead
 	audits   []audit.Record
+	onApply  []func()
 	onCommit []func()
 }
 
@@ -52,6 +53,13 @@ type scanRead struct {
 // OnCommit registers fn to run once the write is durable, for effects
 // outside the store that must not happen unless it commits.
 func (tx *Tx) OnCommit(fn func()) { tx.onCommit = append(tx.onCommit, fn) }
+
+// OnApply registers fn to run once the write is applied and readers see
+// it, while it is being synced, for effects that may start before it is
+// durable: those that matter only once a later synced write has confirmed
+// them, since a sync makes every write before it durable too. When the
+// sync fails, fn has run all the same.
+func (tx *Tx) OnApply(fn func()) { tx.onApply = append(tx.onApply, fn) }
 
 // raw returns the value at key as the transaction sees it.
 func (tx *Tx) raw(key []byte) ([]byte, error) {
@@ -214,6 +222,9 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 				return err
 			}
 			continue
+		}
+		for _, f := range tx.onApply {
+			f()
 		}
 		err = b.SyncWait()
 		b.Close()
