@@ -198,7 +198,8 @@ func TestJobs(t *testing.T) {
 	t.Run("a job sealed to another agent's key is refused", func(t *testing.T) {
 		p := changeJob("j-seal", "seal", value("seal-cur"), value("seal-new"))
 		bus.send(t, "a1", bus.job(t, "a1", "a2", time.Minute, p))
-		if ev := bus.waitEvent(t, "j-seal", 1, wire.EventRefused); ev.Reason != ReasonBadSeal {
+		bus.waitEvent(t, "j-seal", 1, wire.EventAccepted)
+		if ev := bus.waitEvent(t, "j-seal", 2, wire.EventRefused); ev.Reason != ReasonBadSeal {
 			t.Errorf("reason = %s, want %s", ev.Reason, ReasonBadSeal)
 		}
 		if n := drv.callsOf("seal"); n != 0 {
@@ -283,13 +284,35 @@ func TestJobs(t *testing.T) {
 				p := changeJob(tc.jobID, "cannot", value("cannot-cur"), value("cannot-new"))
 				tc.mod(p)
 				bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
-				if ev := bus.waitEvent(t, tc.jobID, 1, wire.EventRefused); ev.Reason != tc.want {
+				// The server records the start as the payload opens, and
+				// the refusal ends the job at once.
+				bus.waitEvent(t, tc.jobID, 1, wire.EventAccepted)
+				if ev := bus.waitEvent(t, tc.jobID, 2, wire.EventRefused); ev.Reason != tc.want {
 					t.Errorf("reason = %s, want %s", ev.Reason, tc.want)
 				}
 			})
 		}
 		if n := drv.callsOf("cannot"); n != 0 {
 			t.Errorf("the driver ran %d times", n)
+		}
+	})
+
+	t.Run("a job it cannot run and the server did not start is not answered for", func(t *testing.T) {
+		// A refusal would end the job, which the server has started by
+		// an earlier delivery.
+		bus.mu.Lock()
+		bus.started["j-started-nodriver"] = true
+		bus.mu.Unlock()
+		p := changeJob("j-started-nodriver", "cannot", value("cannot-cur"), value("cannot-new"))
+		p.Driver = "nope"
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, p))
+		bus.waitEvent(t, "j-started-nodriver", 1, wire.EventAccepted)
+		waitFor(t, "the message to be settled", func() bool {
+			ci := bus.consumerInfo(t, "a1")
+			return ci.NumAckPending == 0 && ci.NumPending == 0
+		})
+		if got := bus.kinds("j-started-nodriver"); len(got) != 1 {
+			t.Errorf("events %v, want the accepted one alone", got)
 		}
 	})
 

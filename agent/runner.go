@@ -208,8 +208,8 @@ func (a *agent) consumer(ctx context.Context) jetstream.Consumer {
 }
 
 // handle takes one message of jobs: it decides which may run, opens
-// them, announces those it starts, runs them and answers for every one.
-// ctx is never done; each step has its own bound.
+// them, has the server record those it starts, runs them and answers for
+// every one. ctx is never done; each step has its own bound.
 func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Consumer) {
 	env, timely, refusals, ok := a.admit(msg)
 	if !ok {
@@ -218,24 +218,23 @@ func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Co
 	stop := keepInProgress(msg, ackWait(cons))
 	defer stop()
 
-	// The journal knows at once which jobs are new. Their records sync
-	// while the payloads open and the jobs that can run are announced; no
-	// job runs before both.
+	// The journal knows at once which jobs are new. Their records sync,
+	// the server records them as started and their payloads open, all at
+	// the same time; no job runs before all three are done.
 	fresh, refusals, synced, ok := a.record(msg, env, timely, refusals)
 	if !ok {
 		return
 	}
 	journaled := make(chan error, 1)
 	go func() { journaled <- synced() }()
+	accepted := make(chan acceptance, 1)
+	go func() { accepted <- a.accept(ctx, env, fresh) }()
 	var o opening
 	if len(fresh) > 0 {
 		o.ps, o.err = env.Open(a.id.keys)
 	}
 	runs, unfit := a.runnable(o, fresh)
-	refusals = append(refusals, unfit...)
-	runnable := len(runs)
-	runs = a.accept(ctx, env, runs)
-	started := len(runs) > 0
+	runs, refusals, started := a.startable(ctx, <-accepted, runs, unfit, refusals)
 	if err := <-journaled; err != nil {
 		a.journalFailed(ctx, msg, env, runs, refusals, started, err)
 		return
@@ -243,17 +242,15 @@ func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Co
 	defer wipeRuns(runs)
 
 	answered := a.refuseAll(refusals)
-	if started {
-		var jobs sync.WaitGroup
-		for _, r := range runs {
-			jobs.Go(func() { a.runOne(ctx, r) })
-		}
-		jobs.Wait()
+	var jobs sync.WaitGroup
+	for _, r := range runs {
+		jobs.Go(func() { a.runOne(ctx, r) })
 	}
+	jobs.Wait()
 	for _, done := range answered {
 		<-done
 	}
-	if !started && runnable > 0 {
+	if !started && len(fresh) > 0 {
 		a.settle(msg.Term, firstJob(env))
 		return
 	}
@@ -353,7 +350,9 @@ func (a *agent) journalFailed(ctx context.Context, msg jetstream.Msg, env *wire.
 		a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
 		return
 	}
-	a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
+	if len(runs) > 0 {
+		a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
+	}
 	for _, done := range a.refuseAll(refusals) {
 		<-done
 	}
@@ -422,46 +421,77 @@ func (a *agent) driverFor(p *wire.Payload) (sdk.Driver, string) {
 	return d, ""
 }
 
-// accept asks the server to record the jobs of runs as started and
-// returns those it did: no other may start, since the server could not
-// tell that it touched the target. It wipes the payloads of the others.
-// When the server does not answer, it may have recorded some: it is told,
-// once NATS takes events again, that none started.
-func (a *agent) accept(ctx context.Context, env *wire.Envelope, runs []*run) []*run {
-	if len(runs) == 0 {
-		return nil
+// acceptance is the server's answer to a request to start jobs: those it
+// recorded as started, or why there is no answer.
+type acceptance struct {
+	started map[string]bool
+	err     error
+}
+
+// accept asks the server to record the jobs as started and returns those
+// it did: no other may start, since the server could not tell that it
+// touched the target.
+func (a *agent) accept(ctx context.Context, env *wire.Envelope, jobs []wire.JobHeader) acceptance {
+	if len(jobs) == 0 {
+		return acceptance{}
 	}
 	r := &wire.Report{}
 	until := time.Now().Add(acceptWait)
-	for _, run := range runs {
-		r.Events = append(r.Events, wire.Event{Kind: wire.EventAccepted, JobID: run.h.JobID})
-		if run.h.Deadline.Before(until) {
-			until = run.h.Deadline
+	for _, h := range jobs {
+		r.Events = append(r.Events, wire.Event{Kind: wire.EventAccepted, JobID: h.JobID})
+		if h.Deadline.Before(until) {
+			until = h.Deadline
 		}
 	}
 	reply, err := a.requestStart(ctx, r, until)
 	if err != nil {
-		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(runs),
+		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(jobs),
 			"reason", "start_not_recorded", "error", err)
-		wipeRuns(runs)
-		a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
-		return nil
+		return acceptance{err: err}
 	}
 	started := make(map[string]bool, len(reply.Started))
 	for _, id := range reply.Started {
 		started[id] = true
 	}
+	return acceptance{started: started}
+}
+
+// startable returns the jobs of runs that the server recorded as started,
+// and refusals with the unfit jobs it recorded as started: they end at
+// once, the target untouched. A job the server did not record as started
+// is not run and not answered for; the server has it started, ended or
+// expired already. When the server did not answer, it may have recorded
+// some: it is told, once NATS takes events again, that none of runs
+// started. It wipes the payloads of the jobs that do not run, and
+// reports whether any job of the message was recorded as started.
+func (a *agent) startable(ctx context.Context, acc acceptance, runs []*run,
+	unfit, refusals []refusal) ([]*run, []refusal, bool) {
+	if acc.err != nil {
+		wipeRuns(runs)
+		if len(runs) > 0 {
+			a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
+		}
+		return nil, append(refusals, unfit...), len(runs)+len(unfit) > 0
+	}
 	var taken []*run
-	for _, run := range runs {
-		if started[run.h.JobID] {
-			taken = append(taken, run)
+	for _, r := range runs {
+		if acc.started[r.h.JobID] {
+			taken = append(taken, r)
 			continue
 		}
-		// The server has this job started, ended or expired already.
-		a.log.Warn("job not started", "job_id", run.h.JobID, "reason", "not_waiting")
-		run.p.Wipe()
+		a.log.Warn("job not started", "job_id", r.h.JobID, "reason", "not_waiting")
+		r.p.Wipe()
 	}
-	return taken
+	started := len(taken) > 0
+	for _, u := range unfit {
+		if acc.started[u.h.JobID] {
+			refusals = append(refusals, u)
+			started = true
+			continue
+		}
+		a.log.Warn("job not started", "job_id", u.h.JobID, "reason", "not_waiting")
+	}
+	return taken, refusals, started
 }
 
 // requestStart sends the accepted events of r to the server and returns
