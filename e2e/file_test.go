@@ -412,9 +412,11 @@ func TestForgedAndReplayedAcceptsStartNothing(t *testing.T) {
 	f := newForgery(t)
 	e, file, r, dirA, nc := f.e, f.file, f.job, f.dirA, f.nc
 	keysA, keysB, forger := f.keysA, f.keysB, f.forger
-	request := func(signer *wire.Keys) []byte {
-		rep := &wire.Report{Time: time.Now().UTC(),
-			Events: []wire.Event{{Kind: wire.EventAccepted, JobID: r.Job.ID}}}
+	requestFor := func(signer *wire.Keys, jobIDs ...string) []byte {
+		rep := &wire.Report{Time: time.Now().UTC()}
+		for _, id := range jobIDs {
+			rep.Events = append(rep.Events, wire.Event{Kind: wire.EventAccepted, JobID: id})
+		}
 		rep.Sign(signer)
 		data, err := json.Marshal(rep)
 		if err != nil {
@@ -422,6 +424,7 @@ func TestForgedAndReplayedAcceptsStartNothing(t *testing.T) {
 		}
 		return data
 	}
+	request := func(signer *wire.Keys) []byte { return requestFor(signer, r.Job.ID) }
 	first := request(keysA)
 	ask := func(t *testing.T, data []byte, subject string) *wire.AcceptReply {
 		t.Helper()
@@ -457,6 +460,10 @@ func TestForgedAndReplayedAcceptsStartNothing(t *testing.T) {
 			true, false, model.JobWaitingAgent},
 		{"by another agent, on its own subject", request(keysB), keysB.AgentID, false, false,
 			model.JobWaitingAgent},
+		// A job whose record was never written, or not durably: the
+		// server lost it in a crash after handing it out.
+		{"by the agent, for a job the server has no record of", requestFor(keysA, "no-such-job"),
+			keysA.AgentID, false, false, model.JobWaitingAgent},
 		{"by the agent", first, keysA.AgentID, false, true, model.JobRunning},
 		// An agent that missed the answer asks again with the same request.
 		{"the same request again", first, keysA.AgentID, false, true, model.JobRunning},
@@ -492,8 +499,8 @@ func TestForgedAndReplayedAcceptsStartNothing(t *testing.T) {
 			rejected++
 		}
 	}
-	if starts != 1 || rejected != 3 {
-		t.Errorf("%d starts and %d rejected requests audited, want 1 and 3", starts, rejected)
+	if starts != 1 || rejected != 4 {
+		t.Errorf("%d starts and %d rejected requests audited, want 1 and 4", starts, rejected)
 	}
 	// The agent, back, must not run a job the server has started already.
 	a := e.startAgent(dirA, nil)
