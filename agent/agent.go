@@ -1,15 +1,17 @@
 // Package agent is the PassMan agent. It enrolls with a server once, then
-// connects out to NATS, takes the batches of jobs sealed to it from its own
-// durable JetStream consumer, runs them through driver plugins and answers
-// for each job with events, sent in reports signed by its key.
+// connects out to NATS and takes the batches of jobs sealed to it: offered
+// by the server directly while it has room, or from its own durable
+// JetStream consumer, where the server queues the others. It runs them
+// through driver plugins and answers for each job with events, sent in
+// reports signed by its key.
 //
 // An agent runs a job at most once and never late. It refuses a job whose
 // deadline is past or too near, and it writes every job id to a journal on
 // disk, synced, before it runs the job: a job delivered again, by
 // JetStream after a lost ack or by anyone replaying it, is refused even
-// across a restart. Before it touches a target it publishes an accepted
-// event and waits for JetStream to store it, so that the server knows the
-// target may have changed whatever happens next.
+// across a restart. Before it touches a target it asks the server to
+// record that the job started and waits for the answer, so that the
+// server knows the target may have changed whatever happens next.
 package agent
 
 import (

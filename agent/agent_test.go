@@ -116,6 +116,34 @@ func TestJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("an offered job runs once and its queued copy is refused", func(t *testing.T) {
+		cur, next := value("offer-cur"), value("offer-new")
+		drv.set("offer", cur)
+		data := bus.job(t, "a1", "a1", time.Minute, changeJob("j-offer", "offer", cur, next))
+		if !bus.offer(t, "a1", data) {
+			t.Fatal("the agent did not take the offered job")
+		}
+		if res := bus.waitEvent(t, "j-offer", 2, wire.EventResult); !res.OK {
+			t.Fatalf("result reason %s", res.Reason)
+		}
+		// The server queues what it offered when it misses the answer.
+		bus.send(t, "a1", data)
+		if ev := bus.waitEvent(t, "j-offer", 3, wire.EventRefused); ev.Reason != ReasonAlreadyRun {
+			t.Errorf("queued copy: reason %s, want %s", ev.Reason, ReasonAlreadyRun)
+		}
+		// And the same offer made again is taken and refused.
+		if !bus.offer(t, "a1", data) {
+			t.Error("the agent did not take the offer made again")
+		}
+		if ev := bus.waitEvent(t, "j-offer", 4, wire.EventRefused); ev.Reason != ReasonAlreadyRun {
+			t.Errorf("offer made again: reason %s, want %s", ev.Reason, ReasonAlreadyRun)
+		}
+		if n := drv.callsOf("offer"); n != 2 || drv.value("offer") != next {
+			t.Errorf("driver calls = %d, want 2; the target holds the new value: %v", n,
+				drv.value("offer") == next)
+		}
+	})
+
 	t.Run("a replayed job runs once", func(t *testing.T) {
 		cur, next := value("replay-cur"), value("replay-new")
 		drv.set("replay", cur)
@@ -457,6 +485,44 @@ func TestStopHandsBackWaitingJobs(t *testing.T) {
 	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
 	if res := bus.waitEvent(t, "j-waiting", 2, wire.EventResult); !res.OK {
 		t.Errorf("the handed-back job failed: %s", res.Reason)
+	}
+}
+
+// TestOffersNotTaken checks that an agent with no free slot, or stopped,
+// does not take the jobs the server offers it, and that it runs them once
+// they come through its queue.
+func TestOffersNotTaken(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	drv := newFakeDriver()
+	// The one slot is the standing pull's, waiting for the queue.
+	ag := startAgent(t, dir, fakeDrivers{"fake": drv}, func(c *Config) { c.MaxInFlight = 1 })
+	job := func(id string) []byte {
+		drv.set("acct-"+id, "old")
+		return bus.job(t, "a1", "a1", time.Minute, changeJob(id, "acct-"+id, "old", "new"))
+	}
+	busy := job("j-busy")
+	if bus.offer(t, "a1", busy) {
+		t.Fatal("an agent with no free slot took an offer")
+	}
+	bus.send(t, "a1", busy)
+	if res := bus.waitEvent(t, "j-busy", 2, wire.EventResult); !res.OK {
+		t.Errorf("queued job: result reason %s", res.Reason)
+	}
+
+	ag.stop()
+	stopped := job("j-stopped")
+	msg, err := bus.nc.Request(wire.OfferSubject("a1"), stopped, time.Second)
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("offer to a stopped agent: answer %v, error %v; want no responders", msg, err)
+	}
+	bus.send(t, "a1", stopped)
+	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	if res := bus.waitEvent(t, "j-stopped", 2, wire.EventResult); !res.OK {
+		t.Errorf("job queued while stopped: result reason %s", res.Reason)
+	}
+	if n := drv.callsOf("acct-j-busy") + drv.callsOf("acct-j-stopped"); n != 4 {
+		t.Errorf("driver calls = %d, want 2 for each job", n)
 	}
 }
 

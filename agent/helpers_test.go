@@ -195,6 +195,7 @@ func (b *testBus) Check(c server.ClientAuthentication) bool {
 	c.RegisterUser(&server.User{Username: "agent-" + ag.id, Permissions: &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},
 		Subscribe: &server.SubjectPermission{Allow: sub},
+		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: wire.AnswerWindow},
 	}})
 	return true
 }
@@ -507,6 +508,29 @@ func (b *testBus) send(t *testing.T, agentID string, data []byte) {
 	t.Helper()
 	if _, err := b.js.Publish(context.Background(), wire.JobSubject(agentID), data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// offer offers a message of jobs to an agent directly, as the server does,
+// and returns its answer. It waits for the agent to listen, up to a few
+// seconds: an offer no one hears is not taken.
+func (b *testBus) offer(t *testing.T, agentID string, data []byte) bool {
+	t.Helper()
+	until := time.Now().Add(5 * time.Second)
+	for {
+		msg, err := b.nc.Request(wire.OfferSubject(agentID), data, 5*time.Second)
+		if errors.Is(err, nats.ErrNoResponders) && time.Now().Before(until) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("offering jobs: %v", err)
+		}
+		reply := new(wire.OfferReply)
+		if err := json.Unmarshal(msg.Data, reply); err != nil {
+			t.Fatalf("decoding the offer's answer: %v", err)
+		}
+		return reply.Taken
 	}
 }
 

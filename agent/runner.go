@@ -53,6 +53,14 @@ type agent struct {
 	jobs     sync.WaitGroup
 	// running holds a place for each job that runs, MaxInFlight at most.
 	running chan struct{}
+	// slots holds a place for each message of jobs being handled, from
+	// the queue or offered, MaxInFlight at most.
+	slots chan struct{}
+	// offers guards the start of the work on an offered message against
+	// the end of the agent: stopOffers takes it to wait out those under
+	// way, and closes offersClosed.
+	offers       sync.RWMutex
+	offersClosed bool
 	reports *reporter
 	// described caches each driver's description for the heartbeats.
 	described sync.Map
@@ -70,7 +78,8 @@ func newAgent(cfg Config, log hclog.Logger, id *identity, j *journal) (*agent, e
 		return nil, wrapf(err, "starting JetStream")
 	}
 	a := &agent{cfg: cfg, log: log, id: id, journal: j, nc: nc, js: js,
-		running: make(chan struct{}, cfg.MaxInFlight)}
+		running: make(chan struct{}, cfg.MaxInFlight),
+		slots:   make(chan struct{}, cfg.MaxInFlight)}
 	a.reports = newReporter(a)
 	return a, nil
 }
@@ -79,11 +88,15 @@ func newAgent(cfg Config, log hclog.Logger, id *identity, j *journal) (*agent, e
 // the jobs in flight. Heartbeats and reports go on until the last job
 // ends.
 func (a *agent) serve(ctx context.Context) {
+	// Offers are heard before the first heartbeat tells the server that
+	// the agent is online.
+	stopOffers := a.takeOffers(ctx)
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
 	bg.Go(func() { a.heartbeats(bgCtx) })
 	bg.Go(func() { a.reports.run(bgCtx) })
 	a.takeJobs(ctx)
+	stopOffers()
 	a.jobs.Wait()
 	stopBg()
 	bg.Wait()
@@ -109,7 +122,6 @@ func (a *agent) takeJobs(ctx context.Context) {
 	if cons == nil {
 		return
 	}
-	slots := make(chan struct{}, a.cfg.MaxInFlight)
 	for attempt := 0; ctx.Err() == nil; {
 		it, err := cons.Messages(jetstream.PullMaxMessages(a.cfg.MaxInFlight),
 			jetstream.PullExpiry(fetchWait))
@@ -120,7 +132,7 @@ func (a *agent) takeJobs(ctx context.Context) {
 			continue
 		}
 		stop := context.AfterFunc(ctx, it.Drain)
-		a.pull(ctx, it, slots, cons, &attempt)
+		a.pull(ctx, it, cons, &attempt)
 		stop()
 		it.Stop()
 	}
@@ -129,8 +141,9 @@ func (a *agent) takeJobs(ctx context.Context) {
 // pull hands the jobs of it to their goroutines, one per free slot, until
 // it fails or closes. Once ctx is done, the jobs left in its buffer are
 // handed back.
-func (a *agent) pull(ctx context.Context, it jetstream.MessagesContext, slots chan struct{},
+func (a *agent) pull(ctx context.Context, it jetstream.MessagesContext,
 	cons jetstream.Consumer, attempt *int) {
+	slots := a.slots
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -207,36 +220,75 @@ func (a *agent) consumer(ctx context.Context) jetstream.Consumer {
 	}
 }
 
-// handle takes one message of jobs: it decides which may run, opens
-// them, has the server record those it starts, runs them and answers for
-// every one. ctx is never done; each step has its own bound.
+// jobMsg is a message of jobs, from the agent's queue or offered by the
+// server directly, and how the agent settles it.
+type jobMsg interface {
+	Data() []byte
+	// Ack settles a message whose jobs the agent answered for.
+	Ack() error
+	// Term settles a message the agent drops.
+	Term() error
+	// NakWithDelay hands a message back, to come again after a while.
+	NakWithDelay(time.Duration) error
+}
+
+// handle takes one message of jobs from the agent's queue and works on
+// it, telling JetStream meanwhile that it is still at work.
 func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Consumer) {
-	env, timely, refusals, ok := a.admit(msg)
+	t, ok := a.take(msg)
 	if !ok {
 		return
 	}
 	stop := keepInProgress(msg, ackWait(cons))
 	defer stop()
+	a.work(ctx, t)
+}
 
-	// The journal knows at once which jobs are new. Their records sync,
-	// the server records them as started and their payloads open, all at
-	// the same time; no job runs before all three are done.
+// taken is a message of jobs the agent took, its new jobs reserved in the
+// journal.
+type taken struct {
+	msg      jobMsg
+	env      *wire.Envelope
+	fresh    []wire.JobHeader
+	refusals []refusal
+	// synced waits until the new jobs' records are on disk.
+	synced func() error
+}
+
+// take decodes a message of jobs, sorts out those it refuses for their
+// deadline or because it took them before, and reserves the new ones in
+// the journal. It settles a message it does not take and reports false.
+func (a *agent) take(msg jobMsg) (*taken, bool) {
+	env, timely, refusals, ok := a.admit(msg)
+	if !ok {
+		return nil, false
+	}
 	fresh, refusals, synced, ok := a.record(msg, env, timely, refusals)
 	if !ok {
-		return
+		return nil, false
 	}
+	return &taken{msg: msg, env: env, fresh: fresh, refusals: refusals, synced: synced}, true
+}
+
+// work decides which jobs of t may run, opens them, has the server record
+// those it starts, runs them and answers for every one. ctx is never
+// done; each step has its own bound.
+func (a *agent) work(ctx context.Context, t *taken) {
+	// The new jobs' records sync, the server records them as started and
+	// their payloads open, all at the same time; no job runs before all
+	// three are done.
 	journaled := make(chan error, 1)
-	go func() { journaled <- synced() }()
+	go func() { journaled <- t.synced() }()
 	accepted := make(chan acceptance, 1)
-	go func() { accepted <- a.accept(ctx, env, fresh) }()
+	go func() { accepted <- a.accept(ctx, t.env, t.fresh) }()
 	var o opening
-	if len(fresh) > 0 {
-		o.ps, o.err = env.Open(a.id.keys)
+	if len(t.fresh) > 0 {
+		o.ps, o.err = t.env.Open(a.id.keys)
 	}
-	runs, unfit := a.runnable(o, fresh)
-	runs, refusals, started := a.startable(ctx, <-accepted, runs, unfit, refusals)
+	runs, unfit := a.runnable(o, t.fresh)
+	runs, refusals, started := a.startable(ctx, <-accepted, runs, unfit, t.refusals)
 	if err := <-journaled; err != nil {
-		a.journalFailed(ctx, msg, env, runs, refusals, started, err)
+		a.journalFailed(ctx, t.msg, t.env, runs, refusals, started, err)
 		return
 	}
 	defer wipeRuns(runs)
@@ -250,11 +302,11 @@ func (a *agent) handle(ctx context.Context, msg jetstream.Msg, cons jetstream.Co
 	for _, done := range answered {
 		<-done
 	}
-	if !started && len(fresh) > 0 {
-		a.settle(msg.Term, firstJob(env))
+	if !started && len(t.fresh) > 0 {
+		a.settle(t.msg.Term, firstJob(t.env))
 		return
 	}
-	a.settle(msg.Ack, firstJob(env))
+	a.settle(t.msg.Ack, firstJob(t.env))
 }
 
 // run is one job of a message that the agent may start.
@@ -281,7 +333,7 @@ type opening struct {
 // sorts its jobs into those whose deadline is far enough and those it
 // refuses for their deadline. It settles a message it does not admit and
 // reports false.
-func (a *agent) admit(msg jetstream.Msg) (*wire.Envelope, []wire.JobHeader, []refusal, bool) {
+func (a *agent) admit(msg jobMsg) (*wire.Envelope, []wire.JobHeader, []refusal, bool) {
 	env := new(wire.Envelope)
 	if err := json.Unmarshal(msg.Data(), env); err != nil || len(env.Jobs) == 0 ||
 		len(env.Jobs) > wire.MaxBatch {
@@ -313,7 +365,7 @@ func (a *agent) admit(msg jetstream.Msg) (*wire.Envelope, []wire.JobHeader, []re
 // function that waits until their records are on disk. When the journal
 // cannot take them, it hands the message back for later and reports
 // false.
-func (a *agent) record(msg jetstream.Msg, env *wire.Envelope, timely []wire.JobHeader,
+func (a *agent) record(msg jobMsg, env *wire.Envelope, timely []wire.JobHeader,
 	refusals []refusal) ([]wire.JobHeader, []refusal, func() error, bool) {
 	if len(timely) == 0 {
 		return nil, refusals, func() error { return nil }, true
@@ -340,8 +392,10 @@ func (a *agent) record(msg jetstream.Msg, env *wire.Envelope, timely []wire.JobH
 // journalFailed settles a message whose jobs could not be written to the
 // journal. None of them runs. When the server has recorded some as
 // started, it is told that they did not start, the other jobs are refused
-// and the message is dropped; otherwise it comes back later.
-func (a *agent) journalFailed(ctx context.Context, msg jetstream.Msg, env *wire.Envelope,
+// and the message is dropped. Otherwise the server started none and wants
+// none run here: a message from the queue comes back later all the same,
+// and an offered one, taken already, is dropped.
+func (a *agent) journalFailed(ctx context.Context, msg jobMsg, env *wire.Envelope,
 	runs []*run, refusals []refusal, started bool, err error) {
 	a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
 		"jobs", len(env.Jobs), "error", err)

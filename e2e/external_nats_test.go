@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -127,6 +128,11 @@ func TestExternalNATS(t *testing.T) {
 	}
 	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
 		t.Fatalf("job through the external NATS: %s %s %q", j.State, j.Reason, j.Outcome)
+	}
+	// The agent took the job offered directly: its answer went through
+	// the cluster's permissions.
+	if logs := s.Logs.String(); !strings.Contains(logs, "jobs taken: job_id="+r.Job.ID) {
+		t.Error("the job was not taken when offered")
 	}
 	v := e.checkout(appPath, model.Password)
 	if !fileHolds(t, file, v) {

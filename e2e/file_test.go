@@ -553,6 +553,10 @@ func TestAgentCannotUseAnotherAgentsSubjects(t *testing.T) {
 			_, err := nc.SubscribeSync(wire.JobSubjects)
 			return err
 		}},
+		{"take another agent's job offers", func() error {
+			_, err := nc.SubscribeSync(wire.OfferSubject(keysB.AgentID))
+			return err
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

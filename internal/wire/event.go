@@ -100,6 +100,13 @@ type AcceptReply struct {
 	Error string `json:"error,omitempty"`
 }
 
+// OfferReply is an agent's answer to a message of jobs offered directly.
+// A message it takes is its to run or refuse, as if it came from its
+// queue; one it does not take, the server queues.
+type OfferReply struct {
+	Taken bool `json:"taken,omitempty"`
+}
+
 // ReportReply is the server's answer to a report sent on an agent's
 // report subject. Without Error, the report is applied and durable.
 type ReportReply struct {

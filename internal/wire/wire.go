@@ -2,7 +2,8 @@
 // over NATS: the subjects, the job envelope sealed to one agent with HPKE,
 // and the events an agent signs with Ed25519 to answer.
 //
-// Jobs travel in batches, one Envelope per message on the agent's job
+// Jobs travel in batches, one Envelope per message, offered to the agent
+// directly or, when it does not take them at once, queued on its job
 // subject. Their payloads, the only part holding secrets, are sealed
 // together to the agent's HPKE public key, with the agent id and every
 // job's id and deadline bound in, so that an envelope cannot be opened by
@@ -43,6 +44,7 @@ const (
 	eventPrefix  = "passman.event."
 	acceptPrefix = "passman.accept."
 	reportPrefix = "passman.report."
+	offerPrefix  = "passman.offer."
 	beatPrefix   = "passman.heartbeat."
 	// JobSubjects and EventSubjects are the streams' subject filters.
 	JobSubjects   = jobPrefix + ">"
@@ -57,6 +59,11 @@ const (
 
 // JobSubject is where the server publishes the jobs of one agent.
 func JobSubject(agentID string) string { return jobPrefix + agentID }
+
+// OfferSubject is where the server offers an agent a message of jobs
+// directly, in a request the agent answers at once with an OfferReply.
+// A message the agent does not take goes to its job subject.
+func OfferSubject(agentID string) string { return offerPrefix + agentID }
 
 // EventSubject is where an agent publishes its events.
 func EventSubject(agentID string) string { return eventPrefix + agentID }
@@ -336,10 +343,17 @@ type Candidate struct {
 	Value   []byte `json:"value"`
 }
 
+// AnswerWindow is how long an agent may answer a request it received,
+// an offer of jobs: NATS lets an agent publish one message to the reply
+// subject of each message it receives, within this time, and nothing
+// else beyond AgentPermissions.
+const AnswerWindow = 5 * time.Second
+
 // AgentPermissions returns the NATS subjects an agent may publish to and
 // subscribe to: its own consumer's fetch, info and acknowledgements, its
-// own event and heartbeat subjects, and its own inbox. Nothing else, so an
-// agent can neither read another agent's jobs nor speak for it.
+// own accept, report, event and heartbeat subjects, its own offers and
+// its own inbox. Nothing else, so an agent can neither read another
+// agent's jobs nor speak for it.
 func AgentPermissions(agentID string) (publish, subscribe []string) {
 	c := ConsumerName(agentID)
 	publish = []string{
@@ -351,6 +365,6 @@ func AgentPermissions(agentID string) (publish, subscribe []string) {
 		ReportSubject(agentID),
 		HeartbeatSubject(agentID),
 	}
-	subscribe = []string{InboxPrefix(agentID) + ".>"}
+	subscribe = []string{InboxPrefix(agentID) + ".>", OfferSubject(agentID)}
 	return publish, subscribe
 }

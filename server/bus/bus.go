@@ -3,15 +3,18 @@
 // authenticates agents by their nkeys against the store, gives each agent
 // only its own subjects, publishes jobs and takes agents' events.
 //
-// Jobs and events both travel through JetStream streams with work-queue
-// retention: a job waits in its agent's queue while the agent is away, and
-// an event waits for the server across a restart.
+// Jobs are offered to their agent directly first; those it does not take
+// at once, and the reports the server does not answer for, travel through
+// JetStream streams with work-queue retention: a job waits in its agent's
+// queue while the agent is away, and an event waits for the server across
+// a restart.
 package bus
 
 import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +35,11 @@ const serverConsumer = "server"
 
 // eventWorkers bounds the events handled at once.
 const eventWorkers = 256
+
+// offerWait bounds the wait for an agent's answer to a job offer. An agent
+// answers at once, before it runs anything; past this, the jobs are
+// queued, and an agent that took them late refuses the queued copy.
+const offerWait = time.Second
 
 // Options configures a Bus.
 type Options struct {
@@ -224,6 +232,25 @@ func (b *Bus) PublishJob(ctx context.Context, env *wire.Envelope, data []byte) e
 	return nil
 }
 
+// OfferJob offers an envelope of jobs to its agent directly and reports
+// whether the agent took it. An agent that is not connected, is busy or
+// does not answer in time does not take it; the caller then queues it
+// with PublishJob.
+func (b *Bus) OfferJob(ctx context.Context, env *wire.Envelope, data []byte) bool {
+	ctx, cancel := context.WithTimeout(ctx, offerWait)
+	defer cancel()
+	msg, err := b.nc.RequestWithContext(ctx, wire.OfferSubject(env.AgentID), data)
+	if err != nil {
+		if !errors.Is(err, nats.ErrNoResponders) {
+			b.log.Debug("job offer not answered", "agent", env.AgentID,
+				"job_id", env.Jobs[0].JobID, "error", err)
+		}
+		return false
+	}
+	reply := new(wire.OfferReply)
+	return json.Unmarshal(msg.Data, reply) == nil && reply.Taken
+}
+
 // EventHandler handles one event published by agentID, the agent whose
 // subject it came on. A nil error acknowledges the event; an error leaves
 // it to be delivered again.
@@ -350,6 +377,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	c.RegisterUser(&server.User{Username: "agent-" + id, Permissions: &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},
 		Subscribe: &server.SubjectPermission{Allow: sub},
+		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: wire.AnswerWindow},
 	}})
 	return true
 }

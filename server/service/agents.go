@@ -26,7 +26,10 @@ type Bus interface {
 	URLs() []string
 	// EnsureAgent creates the queue of an agent's jobs.
 	EnsureAgent(ctx context.Context, agentID string) error
-	// PublishJob puts a sealed job in its agent's queue.
+	// OfferJob offers sealed jobs to their agent directly and reports
+	// whether it took them.
+	OfferJob(ctx context.Context, env *wire.Envelope, data []byte) bool
+	// PublishJob puts sealed jobs in their agent's queue.
 	PublishJob(ctx context.Context, env *wire.Envelope, data []byte) error
 	// EventsPending says how many agent events wait for the server.
 	EventsPending(ctx context.Context) (uint64, error)
@@ -341,7 +344,8 @@ func (s *Service) NATSAuthorization(c *Caller, serverKey string) (*api.NATSConfi
 		err := store.ScanJSON(s.st, store.AgentPrefix(), func(a *model.Agent) error {
 			pub, sub := wire.AgentPermissions(a.ID)
 			fmt.Fprintf(&b, "    { nkey: %q, permissions: { publish: { allow: %s }, "+
-				"subscribe: { allow: %s } } }\n", a.NATSKey, quoteList(pub), quoteList(sub))
+				"subscribe: { allow: %s }, allow_responses: { max: 1, expires: %q } } }\n",
+				a.NATSKey, quoteList(pub), quoteList(sub), wire.AnswerWindow.String())
 			return nil
 		})
 		b.WriteString("  ]\n}\n")

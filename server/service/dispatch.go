@@ -220,8 +220,9 @@ func (s *Service) handOut(tx *store.Tx, j *model.Job) {
 	})
 }
 
-// publish seals a batch of jobs to their agent and puts it in the agent's
-// queue. A job whose payload cannot be built is left out: it ends at once
+// publish seals a batch of jobs to their agent and offers it to the
+// agent, or puts it in the agent's queue when the agent does not take it
+// at once. A job whose payload cannot be built is left out: it ends at once
 // when it cannot run as it stands, and goes back to the job loop
 // otherwise.
 func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job) error {
@@ -263,6 +264,11 @@ func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job
 	data, err := json.Marshal(env)
 	if err != nil {
 		return err
+	}
+	if s.bus.OfferJob(ctx, env, data) {
+		s.log.Debug("jobs taken", "job_id", env.Jobs[0].JobID, "jobs", len(env.Jobs),
+			"agent", agent.ID)
+		return nil
 	}
 	if _, ok := s.queues.Load(agent.ID); !ok {
 		if err := s.bus.EnsureAgent(ctx, agent.ID); err != nil {
