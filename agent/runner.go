@@ -61,7 +61,7 @@ type agent struct {
 	// way, and closes offersClosed.
 	offers       sync.RWMutex
 	offersClosed bool
-	reports *reporter
+	reports      *reporter
 	// described caches each driver's description for the heartbeats.
 	described sync.Map
 }
