@@ -553,6 +553,9 @@ func TestAgentCannotUseAnotherAgentsSubjects(t *testing.T) {
 			_, err := nc.SubscribeSync(wire.JobSubjects)
 			return err
 		}},
+		{"offer jobs to another agent", func() error {
+			return nc.Publish(wire.OfferSubject(keysB.AgentID), []byte("{}"))
+		}},
 		{"take another agent's job offers", func() error {
 			_, err := nc.SubscribeSync(wire.OfferSubject(keysB.AgentID))
 			return err
