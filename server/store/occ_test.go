@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
@@ -198,5 +199,34 @@ func TestHooksRunOnceForTheRunThatCommits(t *testing.T) {
 	})
 	if !errors.Is(err, failed) || len(calls) != 0 {
 		t.Errorf("a failed Tx: error %v, hooks %v; want %v and none", err, calls, failed)
+	}
+}
+
+// TestSyncSpacing checks that the WAL spaces its syncs only while enough
+// writes are under way to share them.
+func TestSyncSpacing(t *testing.T) {
+	s, err := Open(t.TempDir(), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, tc := range []struct {
+		name    string
+		writing int64
+		want    time.Duration
+	}{
+		{"idle", 0, 0},
+		{"one write", 1, 0},
+		{"a write and the one before it, still syncing", busyWrites - 1, 0},
+		{"busy", busyWrites, walMinSyncInterval},
+		{"very busy", 64, walMinSyncInterval},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.writing.Store(tc.writing)
+			defer s.writing.Store(0)
+			if got := s.syncSpacing(); got != tc.want {
+				t.Errorf("spacing with %d writes under way = %v, want %v", tc.writing, got, tc.want)
+			}
+		})
 	}
 }

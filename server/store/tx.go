@@ -208,6 +208,8 @@ func (tx *Tx) valid() (bool, error) {
 // changed what it read: it must have no effect outside the Tx but through
 // OnCommit. Update returns once the write is durable.
 func (s *Store) Update(fn func(tx *Tx) error) error {
+	s.writing.Add(1)
+	defer s.writing.Add(-1)
 	for range maxAttempts {
 		tx := &Tx{s: s, since: s.stamps.last.Load(), writes: map[string][]byte{},
 			reads: map[string][]byte{}}
@@ -313,6 +315,8 @@ func (s *Store) linkAudits(tx *Tx, b *pebble.Batch) (auditHead, error) {
 // AppendAudit writes audit records on their own, for requests that changed
 // nothing else, and returns once they are durable.
 func (s *Store) AppendAudit(records ...audit.Record) error {
+	s.writing.Add(1)
+	defer s.writing.Add(-1)
 	b := s.db.NewBatch()
 	defer b.Close()
 	tx := &Tx{s: s, audits: records}
