@@ -62,6 +62,8 @@ type agent struct {
 	offers       sync.RWMutex
 	offersClosed bool
 	reports      *reporter
+	// opener opens the agent's envelopes, decapsulating each key once.
+	opener *wire.Opener
 	// described caches each driver's description for the heartbeats.
 	described sync.Map
 }
@@ -79,7 +81,7 @@ func newAgent(cfg Config, log hclog.Logger, id *identity, j *journal) (*agent, e
 	}
 	a := &agent{cfg: cfg, log: log, id: id, journal: j, nc: nc, js: js,
 		running: make(chan struct{}, cfg.MaxInFlight),
-		slots:   make(chan struct{}, cfg.MaxInFlight)}
+		slots:   make(chan struct{}, cfg.MaxInFlight), opener: wire.NewOpener(id.keys)}
 	a.reports = newReporter(a)
 	return a, nil
 }
@@ -283,7 +285,7 @@ func (a *agent) work(ctx context.Context, t *taken) {
 	go func() { accepted <- a.accept(ctx, t.env, t.fresh) }()
 	var o opening
 	if len(t.fresh) > 0 {
-		o.ps, o.err = t.env.Open(a.id.keys)
+		o.ps, o.err = a.opener.Open(t.env)
 	}
 	runs, unfit := a.runnable(o, t.fresh)
 	runs, refusals, started := a.startable(ctx, <-accepted, runs, unfit, t.refusals)

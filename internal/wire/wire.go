@@ -19,20 +19,22 @@
 package wire
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hpke"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	json "github.com/go-json-experiment/json/v1"
 )
 
 // Version is the protocol version, part of every sealed and signed byte.
-const Version = "passman/v2"
+const Version = "passman/v3"
 
 // Subjects and streams.
 const (
@@ -117,13 +119,15 @@ const encSize = 1088 + 32
 // MaxBatch is the most jobs one envelope carries.
 const MaxBatch = 64
 
-// Envelope carries a batch of jobs to one agent: one HPKE seal and one
-// message for all of them, so that a busy agent pays for one key
-// encapsulation and one delivery per batch rather than per job.
+// Envelope carries a batch of jobs to one agent: one seal and one
+// message for all of them.
 type Envelope struct {
 	AgentID string `json:"agent_id"`
 	// Jobs are the jobs of the batch, in the order of the sealed payloads.
 	Jobs []JobHeader `json:"jobs"`
+	// Seq numbers the envelope among those sealed under its encapsulated
+	// key.
+	Seq uint64 `json:"seq"`
 	// Sealed is the HPKE encapsulated key followed by the ciphertext of
 	// the payloads.
 	Sealed []byte `json:"sealed"`
@@ -143,9 +147,9 @@ func sealInfo(agentID string) []byte {
 }
 
 // header binds the envelope's header into the seal as associated data:
-// the agent and every job's id and deadline, in order.
+// the agent, its number and every job's id and deadline, in order.
 func (e *Envelope) header() []byte {
-	b := sealInfo(e.AgentID)
+	b := fmt.Appendf(sealInfo(e.AgentID), "; seq %d", e.Seq)
 	for _, j := range e.Jobs {
 		b = fmt.Appendf(b, "; job %s deadline %s", j.JobID, j.Deadline.UTC().Format(time.RFC3339Nano))
 	}
@@ -185,23 +189,69 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 	return &PublicKey{k}, nil
 }
 
-// Sealer seals one envelope to one agent. Making it costs the key
-// encapsulation, most of the price of a seal, so a sender can make
-// sealers ahead of need. Each seals once.
+// A Sealer seals envelopes to one agent under one HPKE encapsulation. The
+// encapsulation is most of the price of a seal, for the sender and for the
+// agent that decapsulates, so both pay it once for many envelopes: each
+// envelope is encrypted with AES-256-GCM under a key of its own, exported
+// from the HPKE context for the envelope's number, used once. A sender
+// keeps a Sealer while it is Fresh and then makes a new one.
 type Sealer struct {
 	agentID string
+	pk      *PublicKey
 	enc     []byte
-	s       *hpke.Sender
+	made    time.Time
+
+	mu   sync.Mutex
+	s    *hpke.Sender
+	next uint64
 }
 
-// NewSealer makes a sealer for an envelope to the agent with id agentID
-// and public key pk.
+// Bounds of a Sealer's use.
+const (
+	// SealerUses is how many envelopes one Sealer seals.
+	SealerUses = 1 << 16
+	// SealerLife is how long a Sender keeps a Sealer.
+	SealerLife = 10 * time.Minute
+)
+
+// NewSealer makes a sealer for envelopes to the agent with id agentID and
+// public key pk.
 func NewSealer(agentID string, pk *PublicKey) (*Sealer, error) {
 	enc, s, err := hpke.NewSender(pk.k, kdf, aead, sealInfo(agentID))
 	if err != nil {
 		return nil, fmt.Errorf("encapsulating to agent %s: %w", agentID, err)
 	}
-	return &Sealer{agentID: agentID, enc: enc, s: s}, nil
+	return &Sealer{agentID: agentID, pk: pk, enc: enc, made: time.Now(), s: s}, nil
+}
+
+// Fresh reports whether sl may seal another envelope to the agent with
+// key pk: it was made for that key, it has uses left and it is younger
+// than SealerLife.
+func (sl *Sealer) Fresh(pk *PublicKey, now time.Time) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.pk == pk && sl.next < SealerUses && now.Sub(sl.made) < SealerLife
+}
+
+// take numbers the next envelope and returns its key.
+func (sl *Sealer) take() (seq uint64, key []byte, err error) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.next >= SealerUses {
+		return 0, nil, fmt.Errorf("%w: the sealer is used up", ErrBadBatch)
+	}
+	seq = sl.next
+	sl.next++
+	key, err = sl.s.Export(envelopeKeyContext(seq), envelopeKeySize)
+	return seq, key, err
+}
+
+// envelopeKeySize is the size of an envelope's AES-256 key.
+const envelopeKeySize = 32
+
+// envelopeKeyContext is the HPKE exporter context of envelope seq's key.
+func envelopeKeyContext(seq uint64) string {
+	return fmt.Sprintf("%s envelope key %d", Version, seq)
 }
 
 // Seal encrypts ps, one payload per job of e in the same order, to the
@@ -211,11 +261,6 @@ func (e *Envelope) Seal(agentKey []byte, ps ...*Payload) error {
 	if err != nil {
 		return err
 	}
-	return e.SealTo(pk, ps...)
-}
-
-// SealTo is Seal with a parsed public key.
-func (e *Envelope) SealTo(pk *PublicKey, ps ...*Payload) error {
 	sl, err := NewSealer(e.AgentID, pk)
 	if err != nil {
 		return err
@@ -223,7 +268,8 @@ func (e *Envelope) SealTo(pk *PublicKey, ps ...*Payload) error {
 	return e.SealWith(sl, ps...)
 }
 
-// SealWith is Seal with a sealer made for e's agent, which it uses up.
+// SealWith is Seal with a sealer made for e's agent, as its next
+// envelope.
 func (e *Envelope) SealWith(sl *Sealer, ps ...*Payload) error {
 	if len(ps) != len(e.Jobs) || len(ps) == 0 || len(ps) > MaxBatch {
 		return fmt.Errorf("%w: %d payloads for %d jobs", ErrBadBatch, len(ps), len(e.Jobs))
@@ -234,42 +280,137 @@ func (e *Envelope) SealWith(sl *Sealer, ps ...*Payload) error {
 				e.Jobs[i].JobID)
 		}
 	}
-	if sl == nil || sl.s == nil || sl.agentID != e.AgentID {
-		return fmt.Errorf("%w: the sealer is used up or made for another agent", ErrBadBatch)
+	if sl == nil || sl.agentID != e.AgentID {
+		return fmt.Errorf("%w: the sealer is made for another agent", ErrBadBatch)
 	}
 	pt, err := json.Marshal(ps)
 	if err != nil {
 		return fmt.Errorf("encoding payloads: %w", err)
 	}
 	defer clear(pt)
-	ct, err := sl.s.Seal(e.header(), pt)
-	sl.s = nil
+	seq, key, err := sl.take()
 	if err != nil {
 		return err
 	}
-	e.Sealed = append(slices.Clip(sl.enc), ct...)
+	defer clear(key)
+	e.Seq = seq
+	g, err := envelopeAEAD(key)
+	if err != nil {
+		return err
+	}
+	out := make([]byte, len(sl.enc), len(sl.enc)+len(pt)+g.Overhead())
+	copy(out, sl.enc)
+	e.Sealed = g.Seal(out, envelopeNonce[:], pt, e.header())
 	return nil
 }
 
+// envelopeNonce is the nonce of every envelope: each key seals once.
+var envelopeNonce [12]byte
+
+// envelopeAEAD returns AES-256-GCM under an envelope's key.
+func envelopeAEAD(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
 // Open decrypts e's payloads with the agent's HPKE private key. They come
-// in the order of e.Jobs, each checked to be of its job.
+// in the order of e.Jobs, each checked to be of its job. An agent opens
+// many envelopes with an Opener, which decapsulates each key once.
 func (e *Envelope) Open(k *Keys) ([]*Payload, error) {
-	if e.AgentID != k.AgentID {
+	return NewOpener(k).Open(e)
+}
+
+// openerKeeps is how many HPKE contexts an Opener keeps.
+const openerKeeps = 8
+
+// Opener opens the envelopes sealed to one agent. It keeps the HPKE
+// contexts of the last encapsulated keys it opened an envelope under, so
+// that the other envelopes of a Sealer need no decapsulation. It is safe
+// for concurrent use.
+type Opener struct {
+	k *Keys
+
+	mu    sync.Mutex
+	ctxs  map[string]*hpke.Recipient
+	order []string
+}
+
+// NewOpener returns an Opener of the envelopes sealed to k's agent.
+func NewOpener(k *Keys) *Opener {
+	return &Opener{k: k, ctxs: map[string]*hpke.Recipient{}}
+}
+
+// Open decrypts e's payloads. They come in the order of e.Jobs, each
+// checked to be of its job.
+func (o *Opener) Open(e *Envelope) ([]*Payload, error) {
+	if e.AgentID != o.k.AgentID {
 		return nil, ErrNotForMe
 	}
-	n := encSize
-	if len(e.Sealed) < n {
+	if len(e.Sealed) < encSize {
 		return nil, ErrSeal
 	}
-	r, err := hpke.NewRecipient(e.Sealed[:n], k.hpke, kdf, aead, sealInfo(e.AgentID))
+	enc, ct := e.Sealed[:encSize], e.Sealed[encSize:]
+	r, known, err := o.context(enc)
 	if err != nil {
 		return nil, ErrSeal
 	}
-	pt, err := r.Open(e.header(), e.Sealed[n:])
+	key, err := r.Export(envelopeKeyContext(e.Seq), envelopeKeySize)
+	if err != nil {
+		return nil, ErrSeal
+	}
+	defer clear(key)
+	g, err := envelopeAEAD(key)
+	if err != nil {
+		return nil, ErrSeal
+	}
+	pt, err := g.Open(nil, envelopeNonce[:], ct, e.header())
 	if err != nil {
 		return nil, ErrSeal
 	}
 	defer clear(pt)
+	if !known {
+		o.keep(enc, r)
+	}
+	return e.payloads(pt)
+}
+
+// context returns the HPKE context of enc, kept or decapsulated now, and
+// whether it was kept.
+func (o *Opener) context(enc []byte) (*hpke.Recipient, bool, error) {
+	o.mu.Lock()
+	r, ok := o.ctxs[string(enc)]
+	o.mu.Unlock()
+	if ok {
+		return r, true, nil
+	}
+	r, err := hpke.NewRecipient(enc, o.k.hpke, kdf, aead, sealInfo(o.k.AgentID))
+	return r, false, err
+}
+
+// keep keeps the context of enc, under which an envelope opened, in place
+// of the oldest one kept. Only such contexts are kept, so that envelopes
+// that do not open cannot push out those of real ones.
+func (o *Opener) keep(enc []byte, r *hpke.Recipient) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	id := string(enc)
+	if _, ok := o.ctxs[id]; ok {
+		return
+	}
+	if len(o.order) >= openerKeeps {
+		delete(o.ctxs, o.order[0])
+		o.order = o.order[1:]
+	}
+	o.ctxs[id] = r
+	o.order = append(o.order, id)
+}
+
+// payloads decodes the plaintext of e and checks each payload against its
+// job.
+func (e *Envelope) payloads(pt []byte) ([]*Payload, error) {
 	var ps []*Payload
 	if err := json.Unmarshal(pt, &ps); err != nil {
 		return nil, fmt.Errorf("decoding payloads: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -64,6 +65,8 @@ func TestEnvelopeSealOpen(t *testing.T) {
 		{"jobs swapped", a, func(e *Envelope) { e.Jobs[0], e.Jobs[1] = e.Jobs[1], e.Jobs[0] }, ErrSeal},
 		{"job dropped", a, func(e *Envelope) { e.Jobs = e.Jobs[:1] }, ErrSeal},
 		{"flipped byte", a, func(e *Envelope) { e.Sealed[len(e.Sealed)-1] ^= 1 }, ErrSeal},
+		{"other number", a, func(e *Envelope) { e.Seq++ }, ErrSeal},
+		{"flipped byte of the encapsulated key", a, func(e *Envelope) { e.Sealed[0] ^= 1 }, ErrSeal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,28 +93,114 @@ func TestSealers(t *testing.T) {
 	env := func(id string) *Envelope {
 		return &Envelope{AgentID: "agent-a", Jobs: []JobHeader{{JobID: id, Deadline: time.Now()}}}
 	}
-	first := env("j1")
-	if err := first.SealWith(sl, &Payload{JobID: "j1"}); err != nil {
-		t.Fatal(err)
+	seal := func(t *testing.T, sl *Sealer, id string) *Envelope {
+		t.Helper()
+		e := env(id)
+		if err := e.SealWith(sl, &Payload{JobID: id, New: []byte("same-secret")}); err != nil {
+			t.Fatal(err)
+		}
+		return e
 	}
-	if _, err := first.Open(a); err != nil {
-		t.Fatalf("Open = %v", err)
-	}
-	if err := env("j2").SealWith(sl, &Payload{JobID: "j2"}); !errors.Is(err, ErrBadBatch) {
-		t.Errorf("a used sealer sealed again: %v", err)
-	}
-	other, err := NewSealer("agent-b", pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env("j3").SealWith(other, &Payload{JobID: "j3"}); !errors.Is(err, ErrBadBatch) {
-		t.Errorf("a sealer made for another agent sealed: %v", err)
-	}
-	short := env("j4")
-	short.Sealed = []byte("short")
-	if _, err := short.Open(a); !errors.Is(err, ErrSeal) {
-		t.Errorf("a truncated envelope: %v", err)
-	}
+
+	t.Run("one sealer seals many envelopes, each under its own key", func(t *testing.T) {
+		first, second := seal(t, sl, "j1"), seal(t, sl, "j2")
+		if first.Seq == second.Seq {
+			t.Errorf("two envelopes numbered %d", first.Seq)
+		}
+		if !bytes.Equal(first.Sealed[:encSize], second.Sealed[:encSize]) {
+			t.Error("the envelopes of one sealer have different encapsulated keys")
+		}
+		o := NewOpener(a)
+		for _, e := range []*Envelope{second, first} {
+			if ps, err := o.Open(e); err != nil || string(ps[0].New) != "same-secret" {
+				t.Errorf("Open of envelope %d = %v, %v", e.Seq, ps, err)
+			}
+		}
+		if len(o.ctxs) != 1 {
+			t.Errorf("the opener keeps %d contexts for one sealer, want 1", len(o.ctxs))
+		}
+		// The number is bound in: an envelope cannot pass for another.
+		first.Seq = second.Seq
+		if _, err := o.Open(first); !errors.Is(err, ErrSeal) {
+			t.Errorf("an envelope renumbered as another: %v", err)
+		}
+	})
+
+	t.Run("an opener keeps only the contexts of envelopes that opened", func(t *testing.T) {
+		o := NewOpener(a)
+		for i := range openerKeeps + 2 {
+			other, err := NewSealer("agent-a", pk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Open(seal(t, other, fmt.Sprint("k", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		forged := seal(t, sl, "j-forged")
+		forged.Sealed[encSize] ^= 1
+		if _, err := o.Open(forged); !errors.Is(err, ErrSeal) {
+			t.Errorf("a forged envelope: %v", err)
+		}
+		if len(o.ctxs) != openerKeeps || len(o.order) != openerKeeps {
+			t.Errorf("the opener keeps %d contexts (%d in order), want %d", len(o.ctxs),
+				len(o.order), openerKeeps)
+		}
+		if _, ok := o.ctxs[string(forged.Sealed[:encSize])]; ok {
+			t.Error("the opener kept the context of an envelope that did not open")
+		}
+	})
+
+	t.Run("a sealer is fresh for its key, its uses and its life", func(t *testing.T) {
+		now := time.Now()
+		other, err := ParsePublicKey(newKeys(t, "agent-b").HPKEPublic())
+		if err != nil {
+			t.Fatal(err)
+		}
+		used, err := NewSealer("agent-a", pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used.next = SealerUses
+		cases := []struct {
+			name string
+			sl   *Sealer
+			pk   *PublicKey
+			now  time.Time
+			want bool
+		}{
+			{"new", sl, pk, now, true},
+			{"another key", sl, other, now, false},
+			{"past its life", sl, pk, now.Add(SealerLife), false},
+			{"used up", used, pk, now, false},
+		}
+		for _, tc := range cases {
+			if got := tc.sl.Fresh(tc.pk, tc.now); got != tc.want {
+				t.Errorf("%s: Fresh = %v, want %v", tc.name, got, tc.want)
+			}
+		}
+		if err := env("j-used").SealWith(used, &Payload{JobID: "j-used"}); !errors.Is(err, ErrBadBatch) {
+			t.Errorf("a used-up sealer sealed: %v", err)
+		}
+	})
+
+	t.Run("a sealer made for another agent does not seal", func(t *testing.T) {
+		other, err := NewSealer("agent-b", pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env("j3").SealWith(other, &Payload{JobID: "j3"}); !errors.Is(err, ErrBadBatch) {
+			t.Errorf("a sealer made for another agent sealed: %v", err)
+		}
+	})
+
+	t.Run("a truncated envelope does not open", func(t *testing.T) {
+		short := env("j4")
+		short.Sealed = []byte("short")
+		if _, err := short.Open(a); !errors.Is(err, ErrSeal) {
+			t.Errorf("a truncated envelope: %v", err)
+		}
+	})
 }
 
 func TestSealRefusesMismatchedPayloads(t *testing.T) {
@@ -216,5 +305,43 @@ func TestKeysRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(a2.HPKEPublic(), a.HPKEPublic()) || !bytes.Equal(a2.SigningPublic(), a.SigningPublic()) {
 		t.Fatal("keys differ after a round trip")
+	}
+}
+
+// TestSealersAndOpenersShared seals with one Sealer and opens with one
+// Opener from many goroutines: every envelope gets a number of its own
+// and opens.
+func TestSealersAndOpenersShared(t *testing.T) {
+	a := newKeys(t, "agent-a")
+	pk, err := ParsePublicKey(a.HPKEPublic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := NewSealer("agent-a", pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := NewOpener(a)
+	const n = 64
+	seqs := make([]uint64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprint("j", i)
+			e := &Envelope{AgentID: "agent-a", Jobs: []JobHeader{{JobID: id, Deadline: time.Now()}}}
+			if err := e.SealWith(sl, &Payload{JobID: id}); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := o.Open(e); err != nil {
+				t.Error(err)
+			}
+			seqs[i] = e.Seq
+		})
+	}
+	wg.Wait()
+	slices.Sort(seqs)
+	if uniq := slices.Compact(seqs); len(uniq) != n {
+		t.Errorf("%d envelopes got %d numbers", n, len(uniq))
 	}
 }

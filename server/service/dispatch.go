@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	json "github.com/go-json-experiment/json/v1"
@@ -284,50 +283,22 @@ func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job
 	return nil
 }
 
-// sealersAhead is how many sealers are kept ready per agent.
-const sealersAhead = 8
-
-// sealerPool keeps sealers made ahead for one agent, so that publishing a
-// batch of jobs does not wait for a key encapsulation.
-type sealerPool struct {
-	ready   chan *wire.Sealer
-	filling atomic.Bool
-}
-
-// sealer returns a sealer for the agent with id agentID and key pk: a
-// ready one if there is one, and then refills the pool in the
-// background.
+// sealer returns the sealer of the agent with id agentID and key pk: the
+// one it has while that is fresh, or a new one. Only the agent's outbox
+// publishes to it, one batch at a time, so no two callers make one at
+// once.
 func (s *Service) sealer(agentID string, pk *wire.PublicKey) (*wire.Sealer, error) {
-	v, _ := s.sealers.LoadOrStore(agentID, &sealerPool{ready: make(chan *wire.Sealer, sealersAhead)})
-	p := v.(*sealerPool)
-	defer p.refill(agentID, pk)
-	select {
-	case sl := <-p.ready:
-		return sl, nil
-	default:
-		return wire.NewSealer(agentID, pk)
-	}
-}
-
-// refill fills the pool in the background, unless that is under way.
-func (p *sealerPool) refill(agentID string, pk *wire.PublicKey) {
-	if !p.filling.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		defer p.filling.Store(false)
-		for len(p.ready) < cap(p.ready) {
-			sl, err := wire.NewSealer(agentID, pk)
-			if err != nil {
-				return
-			}
-			select {
-			case p.ready <- sl:
-			default:
-				return
-			}
+	if v, ok := s.sealers.Load(agentID); ok {
+		if sl := v.(*wire.Sealer); sl.Fresh(pk, time.Now()) {
+			return sl, nil
 		}
-	}()
+	}
+	sl, err := wire.NewSealer(agentID, pk)
+	if err != nil {
+		return nil, err
+	}
+	s.sealers.Store(agentID, sl)
+	return sl, nil
 }
 
 // leftOut deals with a job whose payload could not be built.

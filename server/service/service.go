@@ -79,7 +79,7 @@ type Service struct {
 	outboxes sync.Map
 	// queues remembers the agents whose job queue exists in this process.
 	queues sync.Map
-	// sealers holds a *sealerPool per agent id.
+	// sealers holds the *wire.Sealer of each agent id.
 	sealers sync.Map
 	// hpkeKeys holds the agents' parsed public keys.
 	hpkeKeys sync.Map
