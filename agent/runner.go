@@ -58,7 +58,7 @@ type agent struct {
 	slots chan struct{}
 	// offers guards the start of the work on an offered message against
 	// the end of the agent: stopOffers takes it to wait out those under
-	// way, and closes offersClosed.
+	// way, and sets offersClosed.
 	offers       sync.RWMutex
 	offersClosed bool
 	reports      *reporter

@@ -130,10 +130,11 @@ func (b *Bus) startEmbedded(serverKey string) error {
 		Host:       host,
 		Port:       port,
 		// JetStream does not sync each message: no message is the only
-		// record of anything that must survive a power cut. A job is in
-		// the store before it is published, an agent starts it only once
-		// the server has stored that it started, and a job whose result
-		// is lost ends unknown until a check settles it.
+		// record of anything that must survive a power cut. The store
+		// holds every job before it is offered or queued, an agent
+		// starts one only once the server has synced the record that it
+		// started (and with it the job's own), and a job whose result is
+		// lost ends unknown until a check settles it.
 		JetStream:                  true,
 		StoreDir:                   b.opts.StoreDir,
 		TLSConfig:                  b.opts.ServerTLS,
