@@ -77,16 +77,24 @@ func TestEnvelopeSealOpen(t *testing.T) {
 	}
 }
 
+// newSealer returns a new sealer to the agent of k, and k's parsed
+// public key.
+func newSealer(t *testing.T, k *Keys) (*Sealer, *PublicKey) {
+	t.Helper()
+	pk, err := ParsePublicKey(k.HPKEPublic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := NewSealer(k.AgentID, pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl, pk
+}
+
 func TestSealers(t *testing.T) {
 	a := newKeys(t, "agent-a")
-	pk, err := ParsePublicKey(a.HPKEPublic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl, err := NewSealer("agent-a", pk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sl, pk := newSealer(t, a)
 	if len(sl.enc) != encSize {
 		t.Fatalf("encapsulated key is %d bytes, want %d", len(sl.enc), encSize)
 	}
@@ -313,14 +321,7 @@ func TestKeysRoundTrip(t *testing.T) {
 // and opens.
 func TestSealersAndOpenersShared(t *testing.T) {
 	a := newKeys(t, "agent-a")
-	pk, err := ParsePublicKey(a.HPKEPublic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl, err := NewSealer("agent-a", pk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sl, _ := newSealer(t, a)
 	o := NewOpener(a)
 	const n = 64
 	seqs := make([]uint64, n)

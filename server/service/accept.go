@@ -27,23 +27,12 @@ func (s *Service) HandleAccept(agentID string, data []byte) []byte {
 }
 
 func (s *Service) accept(agentID string, data []byte) *wire.AcceptReply {
-	var r wire.Report
-	if err := json.Unmarshal(data, &r); err != nil || len(r.Events) == 0 ||
-		len(r.Events) > wire.MaxReport {
-		s.rejectEvent(agentID, "", "undecodable accept request")
-		return &wire.AcceptReply{Error: "undecodable request"}
-	}
-	agent, err := s.getAgent(agentID)
-	if errNotFound(err) {
-		s.rejectEvent(agentID, r.Events[0].JobID, "accept request from an unknown agent")
-		return &wire.AcceptReply{Error: "unknown agent"}
+	r, err := s.signedReport(agentID, data, "accept request")
+	if errors.Is(err, errRejected) {
+		return &wire.AcceptReply{Error: "the request is not the agent's"}
 	}
 	if err != nil {
 		return &wire.AcceptReply{Error: "the agent could not be read"}
-	}
-	if r.AgentID != agentID || r.Verify(agent.SigningKey) != nil {
-		s.rejectEvent(agentID, r.Events[0].JobID, "accept request signature does not verify")
-		return &wire.AcceptReply{Error: "the request's signature does not verify"}
 	}
 	request := r.RequestID()
 	var started []string
@@ -56,14 +45,13 @@ func (s *Service) accept(agentID string, data []byte) *wire.AcceptReply {
 				drop = append(drop, rejected{e.JobID, "not an accepted event"})
 				continue
 			}
-			j := new(model.Job)
-			err := tx.Get(store.JobKey(e.JobID), j)
-			if errors.Is(err, store.ErrNotFound) || err == nil && j.AgentID != agentID {
-				drop = append(drop, rejected{e.JobID, "accept of a job the agent was not handed"})
-				continue
-			}
+			j, err := handedJob(tx, agentID, e.JobID)
 			if err != nil {
 				return err
+			}
+			if j == nil {
+				drop = append(drop, rejected{e.JobID, "accept of a job the agent was not handed"})
+				continue
 			}
 			switch {
 			case j.State == model.JobRunning && j.StartRequest == request:

@@ -30,25 +30,57 @@ var unchangedReasons = []string{"no_driver", "bad_job", "bad_seal", "deadline_pa
 // the report to be delivered again; applying it again changes nothing
 // that it changed already.
 func (s *Service) HandleEvent(agentID string, data []byte) error {
-	var r wire.Report
-	if err := json.Unmarshal(data, &r); err != nil || len(r.Events) == 0 ||
-		len(r.Events) > wire.MaxReport {
-		s.rejectEvent(agentID, "", "undecodable report")
-		return nil
-	}
-	agent, err := s.getAgent(agentID)
-	if errNotFound(err) {
-		s.rejectEvent(agentID, r.Events[0].JobID, "report from an unknown agent")
+	r, err := s.signedReport(agentID, data, "report")
+	if errors.Is(err, errRejected) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if r.AgentID != agentID || r.Verify(agent.SigningKey) != nil {
-		s.rejectEvent(agentID, r.Events[0].JobID, "report signature does not verify")
-		return nil
-	}
 	return s.applyEvents(agentID, r.Events)
+}
+
+// errRejected is returned for a report that is not its agent's. It is
+// audited already.
+var errRejected = errors.New("the report is not the agent's")
+
+// signedReport decodes a report agentID sent as data, what it is called
+// in the audit trail, and checks that the agent signed it. A report it
+// rejects is audited, and errRejected returned.
+func (s *Service) signedReport(agentID string, data []byte, what string) (*wire.Report, error) {
+	r := new(wire.Report)
+	if err := json.Unmarshal(data, r); err != nil || len(r.Events) == 0 ||
+		len(r.Events) > wire.MaxReport {
+		s.rejectEvent(agentID, "", "undecodable "+what)
+		return nil, errRejected
+	}
+	agent, err := s.getAgent(agentID)
+	if errNotFound(err) {
+		s.rejectEvent(agentID, r.Events[0].JobID, what+" from an unknown agent")
+		return nil, errRejected
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.AgentID != agentID || r.Verify(agent.SigningKey) != nil {
+		s.rejectEvent(agentID, r.Events[0].JobID, what+" signature does not verify")
+		return nil, errRejected
+	}
+	return r, nil
+}
+
+// handedJob reads job id through tx for an event of agentID. It returns
+// nil when there is no such job, or when it was handed to another agent.
+func handedJob(tx *store.Tx, agentID, id string) (*model.Job, error) {
+	j := new(model.Job)
+	err := tx.Get(store.JobKey(id), j)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && j.AgentID != agentID:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return j, nil
 }
 
 // HandleReport answers a report an agent sent in a request, as
@@ -78,14 +110,13 @@ func (s *Service) applyEvents(agentID string, evs []wire.Event) error {
 		drop = drop[:0]
 		for i := range evs {
 			e := &evs[i]
-			j := new(model.Job)
-			err := tx.Get(store.JobKey(e.JobID), j)
-			if errors.Is(err, store.ErrNotFound) || err == nil && j.AgentID != agentID {
-				drop = append(drop, rejected{e.JobID, "event about a job the agent was not handed"})
-				continue
-			}
+			j, err := handedJob(tx, agentID, e.JobID)
 			if err != nil {
 				return err
+			}
+			if j == nil {
+				drop = append(drop, rejected{e.JobID, "event about a job the agent was not handed"})
+				continue
 			}
 			if j.State.Final() {
 				continue
