@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,6 +219,51 @@ func TestAgentDownDuringReset(t *testing.T) {
 	e.startAgent(dir, nil)
 	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
 		t.Fatalf("job after the agent returned: %s %s %q", j.State, j.Reason, j.Outcome)
+	}
+	if v := e.checkout(appPath, model.Password); !fileHolds(t, file, v) {
+		t.Error("the file does not hold the value PassMan calls current")
+	}
+}
+
+// TestJobOfALostAgentIsSentAgain has an agent take a job when offered and
+// vanish before it records it, as an agent killed at that moment would:
+// the job is sent again and runs once the agent is back.
+func TestJobOfALostAgentIsSentAgain(t *testing.T) {
+	e := newEnv(t, testserver.Config{Service: service.Options{Resend: time.Second,
+		Tick: 100 * time.Millisecond}})
+	file := e.fileTarget("dc1")
+	dir := e.enroll("dc1")
+	e.startAgent(dir, nil).stop()
+	keys, _ := agentSecrets(t, dir)
+
+	// What takes the offer in the agent's place answers and does nothing.
+	nc := e.serverNATS(t)
+	var offers atomic.Int32
+	sub, err := nc.Subscribe(wire.OfferSubject(keys.AgentID), func(m *nats.Msg) {
+		offers.Add(1)
+		_ = m.Respond([]byte(`{"taken":true}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job to be offered", func() bool { return offers.Load() > 0 })
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := e.c.ShowJob(r.Job.ID); j.State != model.JobWaitingAgent {
+		t.Fatalf("job taken and lost = %s, want waiting for its agent", j.State)
+	}
+
+	e.startAgent(dir, nil)
+	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
+		t.Fatalf("job once the agent is back: %s %s %q", j.State, j.Reason, j.Outcome)
 	}
 	if v := e.checkout(appPath, model.Password); !fileHolds(t, file, v) {
 		t.Error("the file does not hold the value PassMan calls current")

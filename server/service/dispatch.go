@@ -20,35 +20,57 @@ import (
 // publishTimeout bounds one publication of a batch of jobs.
 const publishTimeout = 10 * time.Second
 
-// published remembers the jobs this process has queued for NATS or put
-// there, so that the job loop publishes each dispatched job once after a
-// start: JetStream drops a repeat within its duplicate window, and the
-// agent's journal refuses one after it. A job is forgotten when it ends,
-// or when its publication failed and the job loop is to try again.
+// published remembers the jobs this process sent to their agent, so that
+// the job loop sends a dispatched job once after a start: JetStream drops
+// a repeat within its duplicate window, and the agent's journal refuses
+// one after it. A job its agent took when offered is sent again once it
+// has waited Options.Resend to be started, for an agent lost before it
+// recorded the job; a queued one stays in the queue until its agent takes
+// it. A job is forgotten when it ends, or when its publication failed and
+// the job loop is to try again.
 type published struct {
 	mu sync.Mutex
-	m  map[string]bool
+	m  map[string]sending
 }
 
-// claim records job id as queued and reports whether it was not yet.
-func (p *published) claim(id string) bool {
+// sending is when and how a job was sent.
+type sending struct {
+	at      time.Time
+	offered bool
+}
+
+// claim records job id as being sent at now and reports whether it was
+// due: not sent yet, or offered and taken before since.
+func (p *published) claim(id string, since, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
-		p.m = map[string]bool{}
+		p.m = map[string]sending{}
 	}
-	if p.m[id] {
+	if e, ok := p.m[id]; ok && (!e.offered || !e.at.Before(since)) {
 		return false
 	}
-	p.m[id] = true
+	p.m[id] = sending{at: now}
 	return true
 }
 
-// has reports whether job id is queued or published.
-func (p *published) has(id string) bool {
+// due reports whether job id is to be sent: not sent yet, or offered and
+// taken before since.
+func (p *published) due(id string, since time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.m[id]
+	e, ok := p.m[id]
+	return !ok || e.offered && e.at.Before(since)
+}
+
+// offered records that the agent of job id took it when offered.
+func (p *published) offered(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.m[id]; ok {
+		e.offered = true
+		p.m[id] = e
+	}
 }
 
 // forget drops job id.
@@ -72,7 +94,8 @@ type outbox struct {
 // published to that agent, unless it is queued or published already. j
 // must not change afterwards.
 func (s *Service) enqueue(j *model.Job) {
-	if s.bus == nil || j.AgentID == "" || !s.sent.claim(j.ID) {
+	now := time.Now()
+	if s.bus == nil || j.AgentID == "" || !s.sent.claim(j.ID, now.Add(-s.opts.Resend), now) {
 		return
 	}
 	v, _ := s.outboxes.LoadOrStore(j.AgentID, &outbox{})
@@ -117,11 +140,12 @@ func (s *Service) drain(agentID string, ob *outbox) {
 }
 
 // dispatch hands a waiting job to an agent of its zone and queues it for
-// publication. A job that has an agent already goes to that same agent,
-// never to another. Without an agent in the zone, or with the vault
-// closed, the job keeps waiting.
+// publication, unless it was sent already and is not due again. A job
+// that has an agent already goes to that same agent, never to another.
+// Without an agent in the zone, or with the vault closed, the job keeps
+// waiting.
 func (s *Service) dispatch(jobID string) error {
-	if s.bus == nil || !s.vault.IsOpen() || s.sent.has(jobID) {
+	if s.bus == nil || !s.vault.IsOpen() || !s.sent.due(jobID, time.Now().Add(-s.opts.Resend)) {
 		return nil
 	}
 	job, err := s.getJob(jobID)
@@ -265,6 +289,9 @@ func (s *Service) publish(ctx context.Context, agentID string, jobs []*model.Job
 		return err
 	}
 	if s.bus.OfferJob(ctx, env, data) {
+		for _, h := range env.Jobs {
+			s.sent.offered(h.JobID)
+		}
 		s.log.Debug("jobs taken", "job_id", env.Jobs[0].JobID, "jobs", len(env.Jobs),
 			"agent", agent.ID)
 		return nil

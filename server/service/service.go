@@ -43,6 +43,11 @@ type Options struct {
 	// AgentLive is how recent an agent's last heartbeat must be for the
 	// agent to count as online. Default 15s, three heartbeats.
 	AgentLive time.Duration
+	// Resend is how long a job its agent took when offered may wait to be
+	// started before it is sent again, to the same agent: one that was
+	// lost before it recorded the job gets it again when it is back, and
+	// one that recorded it refuses it. Default 30s.
+	Resend time.Duration
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -61,6 +66,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.AgentLive == 0 {
 		o.AgentLive = 15 * time.Second
+	}
+	if o.Resend == 0 {
+		o.Resend = 30 * time.Second
 	}
 }
 
