@@ -495,12 +495,16 @@ func TestOffersNotTaken(t *testing.T) {
 	bus := newTestBus(t)
 	dir := bus.enrollAgent(t, "a1")
 	drv := newFakeDriver()
-	// The one slot is the standing pull's, waiting for the queue.
 	ag := startAgent(t, dir, fakeDrivers{"fake": drv}, func(c *Config) { c.MaxInFlight = 1 })
 	job := func(id string) []byte {
 		drv.set("acct-"+id, "old")
 		return bus.job(t, "a1", "a1", time.Minute, changeJob(id, "acct-"+id, "old", "new"))
 	}
+	// A job that runs until its deadline holds the one slot.
+	drv.set("slow-hold", "old")
+	bus.send(t, "a1", bus.job(t, "a1", "a1", 2*time.Second,
+		changeJob("j-hold", "slow-hold", "old", "new")))
+	bus.waitEvent(t, "j-hold", 1, wire.EventAccepted)
 	busy := job("j-busy")
 	if bus.offer(t, "a1", busy) {
 		t.Fatal("an agent with no free slot took an offer")
