@@ -43,7 +43,8 @@ const (
 	// ReasonAlreadyRun: the agent took this job before. It may or may not
 	// have run it; only the server's record of its start says so.
 	ReasonAlreadyRun = "already_run"
-	// ReasonBadSeal: the payload does not open with the agent's key.
+	// ReasonBadSeal: the payload does not open with the agent's key, or
+	// it is not sealed by the agent's server.
 	ReasonBadSeal = "bad_seal"
 	// ReasonNoDriver: no driver of the job's target type is loaded.
 	ReasonNoDriver = "no_driver"
@@ -66,6 +67,11 @@ var (
 	// ErrNotEnrolled is returned by Run for a data directory without an
 	// enrollment.
 	ErrNotEnrolled = errors.New("the agent is not enrolled; run passman agent enroll first")
+	// ErrNoJobsKey is returned by Run for an agent enrolled before its
+	// server signed the jobs it sends: it cannot tell them from forged
+	// ones.
+	ErrNoJobsKey = errors.New("the agent was enrolled before jobs were signed and cannot " +
+		"check them; enroll it again with a new token")
 	// ErrAlreadyEnrolled is returned by Enroll for a data directory that
 	// holds an enrollment.
 	ErrAlreadyEnrolled = errors.New("the data directory already holds an agent enrollment")

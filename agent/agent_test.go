@@ -2,7 +2,11 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -295,6 +299,41 @@ func TestJobs(t *testing.T) {
 		}
 	})
 
+	t.Run("a job sealed by anyone but the server is dropped unanswered", func(t *testing.T) {
+		_, forger, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := value("forged-cur")
+		drv.set("forged", cur)
+		forged := changeJob("j-forged", "forged", cur, value("forged-new"))
+		for _, how := range []string{"queued", "offered"} {
+			data := bus.sealedBy(t, forger, "a1", "a1", []time.Duration{time.Minute}, forged)
+			if how == "offered" {
+				bus.offer(t, "a1", data)
+			} else {
+				bus.send(t, "a1", data)
+			}
+			waitFor(t, "the "+how+" forgery to be dropped", func() bool {
+				return strings.Count(ag.logs.String(), "reason=not_sealed_by_server") ==
+					map[string]int{"queued": 1, "offered": 2}[how]
+			})
+		}
+		// The server's own job of that id still runs: the forgeries
+		// neither started it nor took its id.
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-forged", "forged",
+			cur, value("forged-real"))))
+		if res := bus.waitEvent(t, "j-forged", 2, wire.EventResult); !res.OK {
+			t.Fatalf("the server's job: result reason %s", res.Reason)
+		}
+		if got := bus.kinds("j-forged"); len(got) != 2 {
+			t.Errorf("events %v, want the real job's accepted and result alone", got)
+		}
+		if drv.value("forged") != value("forged-real") {
+			t.Error("the target does not hold the server's value")
+		}
+	})
+
 	t.Run("jobs the agent cannot run are refused", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, jobID string
@@ -537,6 +576,9 @@ func TestRunRefuses(t *testing.T) {
 	startAgent(t, dir, drivers, nil)
 	// A heartbeat shows that the agent holds its data directory.
 	waitFor(t, "a heartbeat", func() bool { return len(bus.beatsOf("a1")) > 0 })
+	// An agent enrolled before its server signed jobs has no jobs key.
+	old := bus.enrollAgent(t, "a-old")
+	withoutJobsKey(t, old)
 	cases := []struct {
 		name string
 		cfg  Config
@@ -546,6 +588,8 @@ func TestRunRefuses(t *testing.T) {
 		{"no drivers", Config{DataDir: dir}, ErrNoDrivers},
 		{"not enrolled", Config{DataDir: t.TempDir(), Drivers: drivers}, ErrNotEnrolled},
 		{"data directory in use", Config{DataDir: dir, Drivers: drivers}, ErrDataDirInUse},
+		{"enrolled before jobs were signed", Config{DataDir: old, Drivers: drivers},
+			ErrNoJobsKey},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -555,6 +599,27 @@ func TestRunRefuses(t *testing.T) {
 				t.Errorf("Run = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// withoutJobsKey drops the jobs key from the enrollment in dir.
+func withoutJobsKey(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, enrollmentFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	delete(e, "jobs_key")
+	if b, err = json.Marshal(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, publicMode); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,6 +205,10 @@ func decodeEnrollment(res *http.Response) (*api.EnrollResponse, error) {
 	if len(out.NATS) == 0 {
 		return nil, errors.New("enrollment answer: no NATS URL")
 	}
+	if len(out.JobsKey) != ed25519.PublicKeySize {
+		return nil, errors.New("enrollment answer: no jobs key; the server is older than " +
+			"this agent")
+	}
 	return out, nil
 }
 
@@ -225,6 +230,7 @@ func saveEnrollment(
 		Server:   base,
 		NATS:     resp.NATS,
 		Enrolled: time.Now().UTC(),
+		JobsKey:  resp.JobsKey,
 	}
 	return writeIdentity(opts.DataDir, e, keys, seed, []byte(resp.CACert))
 }

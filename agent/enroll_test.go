@@ -3,9 +3,11 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,7 +34,8 @@ func TestEnrollWritesIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Enrollment{AgentID: "a1", Name: "test-a1", Zone: "dc1", Server: bus.web.URL,
-		NATS: []string{bus.url}, CACert: caFile}
+		NATS: []string{bus.url}, CACert: caFile,
+		JobsKey: bus.jobsKey.Public().(ed25519.PublicKey)}
 	if diff := cmp.Diff(got, want, cmpopts.IgnoreFields(Enrollment{}, "Enrolled")); diff != "" {
 		t.Errorf("enrollment (-got +want):\n%s", diff)
 	}
@@ -58,6 +61,8 @@ func TestEnrollRefuses(t *testing.T) {
 		want    error
 		code    api.Code
 		request bool
+		// msg is part of the error's message, when set.
+		msg string
 	}{
 		{name: "already enrolled", opts: EnrollOptions{DataDir: enrolledDir},
 			want: ErrAlreadyEnrolled},
@@ -66,6 +71,8 @@ func TestEnrollRefuses(t *testing.T) {
 		{name: "plain http", opts: EnrollOptions{Server: "http://127.0.0.1:1"}},
 		{name: "no token", opts: EnrollOptions{Token: secret.FromString("")}},
 		{name: "no data directory", opts: EnrollOptions{DataDir: "-"}, want: ErrNoDataDir},
+		{name: "a server that gives no jobs key", opts: EnrollOptions{Name: noJobsKey},
+			request: true, msg: "no jobs key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +89,9 @@ func TestEnrollRefuses(t *testing.T) {
 			}
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("Enroll = %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Enroll = %v, want it to say %q", err, tc.msg)
 			}
 			if tc.code != "" && api.CodeOf(err) != tc.code {
 				t.Errorf("Enroll = %v, want code %s", err, tc.code)
@@ -114,5 +124,8 @@ func merge(opts *EnrollOptions, mod EnrollOptions) {
 	}
 	if mod.Token.Reveal() != nil {
 		opts.Token = mod.Token
+	}
+	if mod.Name != "" {
+		opts.Name = mod.Name
 	}
 }

@@ -62,6 +62,8 @@ type testBus struct {
 	js     jetstream.JetStream
 	web    *httptest.Server
 	nextID string
+	// jobsKey is the key the bus signs its sealers with, as a server does.
+	jobsKey ed25519.PrivateKey
 
 	mu       sync.Mutex
 	agents   map[string]*testAgent // by agent id
@@ -125,6 +127,9 @@ func newTestBus(t *testing.T) *testBus {
 		t.Fatal(err)
 	}
 	b.keyPub, _ = b.key.PublicKey()
+	if _, b.jobsKey, err = ed25519.GenerateKey(nil); err != nil {
+		t.Fatal(err)
+	}
 	b.startNATS()
 	b.connect()
 	b.createStreams()
@@ -446,10 +451,17 @@ func (b *testBus) enroll(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	b.agents[ag.id] = ag
 	b.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(api.EnrollResponse{
-		AgentID: ag.id, Zone: "dc1", NATS: []string{b.url}, CACert: string(b.ca.CertPEM),
-	})
+	resp := api.EnrollResponse{AgentID: ag.id, Zone: "dc1", NATS: []string{b.url},
+		CACert: string(b.ca.CertPEM), JobsKey: b.jobsKey.Public().(ed25519.PublicKey)}
+	if req.Name == noJobsKey {
+		resp.JobsKey = nil
+	}
+	_ = json.NewEncoder(w).Encode(resp)
 }
+
+// noJobsKey is the agent name for which the bus answers an enrollment as
+// a server that signs no jobs would.
+const noJobsKey = "old-server"
 
 func writeAPIError(w http.ResponseWriter, e *api.Error) {
 	w.Header().Set("Content-Type", "application/json")
@@ -488,12 +500,19 @@ func (b *testBus) batch(
 	t *testing.T, agentID, sealTo string, ttls []time.Duration, ps ...*wire.Payload,
 ) []byte {
 	t.Helper()
+	return b.sealedBy(t, b.jobsKey, agentID, sealTo, ttls, ps...)
+}
+
+// sealedBy is batch with the sealer signed by jobsKey.
+func (b *testBus) sealedBy(t *testing.T, jobsKey ed25519.PrivateKey, agentID, sealTo string,
+	ttls []time.Duration, ps ...*wire.Payload) []byte {
+	t.Helper()
 	env := &wire.Envelope{AgentID: agentID}
 	for i, p := range ps {
 		env.Jobs = append(env.Jobs, wire.JobHeader{JobID: p.JobID,
 			Deadline: time.Now().Add(ttls[i]).UTC()})
 	}
-	if err := env.Seal(b.agent(sealTo).hpke, ps...); err != nil {
+	if err := env.Seal(b.agent(sealTo).hpke, jobsKey, ps...); err != nil {
 		t.Fatal(err)
 	}
 	data, err := json.Marshal(env)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,9 @@ type Enrollment struct {
 	CACert string `json:"ca_cert,omitempty"`
 	// Enrolled is when the agent enrolled.
 	Enrolled time.Time `json:"enrolled"`
+	// JobsKey is the Ed25519 public key the server signs the jobs it
+	// sends with. The agent runs no job without it.
+	JobsKey []byte `json:"jobs_key,omitempty"`
 }
 
 // secretKeys is keys.json: the agent's private keys.
@@ -112,6 +116,9 @@ func loadIdentity(dataDir string) (*identity, error) {
 	info, err := ReadEnrollment(dataDir)
 	if err != nil {
 		return nil, err
+	}
+	if len(info.JobsKey) != ed25519.PublicKeySize {
+		return nil, ErrNoJobsKey
 	}
 	id := &identity{info: *info}
 	if err := id.loadKeys(dataDir); err != nil {

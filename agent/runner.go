@@ -81,7 +81,7 @@ func newAgent(cfg Config, log hclog.Logger, id *identity, j *journal) (*agent, e
 	}
 	a := &agent{cfg: cfg, log: log, id: id, journal: j, nc: nc, js: js,
 		running: make(chan struct{}, cfg.MaxInFlight),
-		slots:   make(chan struct{}, cfg.MaxInFlight), opener: wire.NewOpener(id.keys)}
+		slots:   make(chan struct{}, cfg.MaxInFlight), opener: wire.NewOpener(id.keys, id.info.JobsKey)}
 	a.reports = newReporter(a)
 	return a, nil
 }
@@ -332,8 +332,8 @@ type opening struct {
 }
 
 // admit decodes a message of jobs, checks that it is for this agent and
-// sorts its jobs into those whose deadline is far enough and those it
-// refuses for their deadline. It settles a message it does not admit and
+// sealed by its server, and sorts its jobs into those whose deadline is
+// far enough and those it refuses for their deadline. It settles a message it does not admit and
 // reports false.
 func (a *agent) admit(msg jobMsg) (*wire.Envelope, []wire.JobHeader, []refusal, bool) {
 	env := new(wire.Envelope)
@@ -346,6 +346,14 @@ func (a *agent) admit(msg jobMsg) (*wire.Envelope, []wire.JobHeader, []refusal, 
 	if env.AgentID != a.id.info.AgentID {
 		a.log.Warn("jobs dropped", "job_id", firstJob(env), "jobs", len(env.Jobs),
 			"reason", "not_for_this_agent", "addressed_to", env.AgentID)
+		a.settle(msg.Term, firstJob(env))
+		return nil, nil, nil, false
+	}
+	// Jobs someone else sealed are dropped unanswered: an answer for their
+	// ids could end the server's real jobs of the same ids.
+	if err := a.opener.Check(env); err != nil {
+		a.log.Warn("jobs dropped", "job_id", firstJob(env), "jobs", len(env.Jobs),
+			"reason", "not_sealed_by_server", "error", err)
 		a.settle(msg.Term, firstJob(env))
 		return nil, nil, nil, false
 	}
@@ -421,9 +429,14 @@ func (a *agent) journalFailed(ctx context.Context, msg jobMsg, env *wire.Envelop
 func (a *agent) runnable(o opening, jobs []wire.JobHeader) ([]*run, []refusal) {
 	var refusals []refusal
 	if o.err != nil {
+		why := "the job does not open with this agent's key"
+		if errors.Is(o.err, wire.ErrUnsigned) {
+			why = "the job is not sealed by the agent's server"
+		}
+		a.log.Warn("jobs not opened", "job_id", jobs[0].JobID, "jobs", len(jobs),
+			"error", o.err)
 		for _, h := range jobs {
-			refusals = append(refusals, refusal{h, ReasonBadSeal,
-				"the job does not open with this agent's key"})
+			refusals = append(refusals, refusal{h, ReasonBadSeal, why})
 		}
 		return nil, refusals
 	}

@@ -38,6 +38,9 @@ type EnrollResponse struct {
 	NATS    []string `json:"nats"`
 	// CACert is the PEM of the CA that signs the NATS server's certificate.
 	CACert string `json:"ca_cert"`
+	// JobsKey is the Ed25519 public key the server signs the jobs it
+	// sends the agent with.
+	JobsKey []byte `json:"jobs_key"`
 }
 
 // Agent describes an enrolled agent.

@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +78,21 @@ func (e *env) serverNATS(t *testing.T) *nats.Conn {
 		t.Fatal(err)
 	}
 	return e.natsAs(t, kp)
+}
+
+// jobsKey returns the server's jobs key, for tests that play the server
+// replaying its own jobs.
+func (e *env) jobsKey(t *testing.T) ed25519.PrivateKey {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.srv.Dir, "jobs.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		t.Fatalf("decoding the jobs key: %v", err)
+	}
+	return ed25519.NewKeyFromSeed(seed)
 }
 
 // publishJob puts a sealed envelope in an agent's queue, under its own

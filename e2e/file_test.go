@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -331,7 +332,7 @@ func TestReplayedAndLateJobsDoNothing(t *testing.T) {
 				Target: wire.Target{Address: "localhost", Params: map[string]string{"path": file,
 					"key": "DB_PASSWORD"}},
 				Account: "db", Type: "password", Current: []byte(current), New: []byte(evil)}
-			if err := env.Seal(keys.HPKEPublic(), p); err != nil {
+			if err := env.Seal(keys.HPKEPublic(), e.jobsKey(t), p); err != nil {
 				t.Fatal(err)
 			}
 			publishJob(t, nc, env, tc.name)
@@ -447,6 +448,43 @@ func TestForgedResultIsRejected(t *testing.T) {
 	if v := e.checkout(appPath, model.Password); !fileHolds(t, file, v) {
 		t.Error("the file does not hold the value PassMan calls current")
 	}
+}
+
+// TestJobNotSealedByTheServerDoesNothing puts in an agent's queue what
+// someone able to publish there could: the id of a real waiting job with a
+// value of their own, sealed to the agent's public key, but not under a
+// key the server signed. The agent drops it unanswered, and the server's
+// own job of that id runs as if nothing happened.
+func TestJobNotSealedByTheServerDoesNothing(t *testing.T) {
+	f := newForgery(t)
+	e, file, r := f.e, f.file, f.job
+	_, forger, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const evil = "Forged-Passw0rd!abcdefgh"
+	env := &wire.Envelope{AgentID: f.keysA.AgentID,
+		Jobs: []wire.JobHeader{{JobID: r.Job.ID, Deadline: time.Now().Add(time.Minute)}}}
+	p := &wire.Payload{JobID: r.Job.ID, Op: wire.OpChange, Driver: "file",
+		Target:  wire.Target{Address: "localhost", Params: map[string]string{"path": file, "key": "DB_PASSWORD"}},
+		Account: "db", Type: "password", Current: []byte(initialV), New: []byte(evil)}
+	if err := env.Seal(f.keysA.HPKEPublic(), forger, p); err != nil {
+		t.Fatal(err)
+	}
+	publishJob(t, f.nc, env, "forged-"+r.Job.ID)
+
+	a := e.startAgent(f.dirA, nil)
+	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
+		t.Fatalf("the server's job: %s %s %q", j.State, j.Reason, j.Outcome)
+	}
+	if !strings.Contains(a.logs.String(), "reason=not_sealed_by_server") {
+		t.Error("the agent did not say it dropped the forged job")
+	}
+	v := e.checkout(appPath, model.Password)
+	if !fileHolds(t, file, v) || fileHolds(t, file, evil) {
+		t.Error("the file does not hold the value PassMan calls current")
+	}
+	e.noSecrets([]*agentProc{a}, v, evil)
 }
 
 // TestForgedAndReplayedAcceptsStartNothing asks the server to record a

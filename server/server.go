@@ -81,6 +81,9 @@ func Init(dir string, opts InitOptions, log hclog.Logger) (*service.Bootstrap, e
 	if err := initNATSKey(dir); err != nil {
 		return nil, err
 	}
+	if err := initJobsKey(dir); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(filepath.Join(dir, dbDir), log)
 	if err != nil {
 		return nil, err
@@ -204,6 +207,10 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("reading CA certificate: %w", err)
 	}
 	cfg.Service.CACert = caPEM
+	if cfg.Service.JobsKey, err = loadJobsKey(cfg.DataDir, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	v := vault.New(st, log.Named("vault"), cfg.Vault)
 	svc := service.New(st, v, log.Named("service"), cfg.Service)
 	ctx, cancel := context.WithCancel(context.Background())

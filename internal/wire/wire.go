@@ -21,6 +21,7 @@ package wire
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/sha256"
 	"encoding/hex"
@@ -98,6 +99,9 @@ var (
 	ErrNotForMe = errors.New("envelope is addressed to another agent")
 	// ErrSeal is returned when a payload does not open.
 	ErrSeal = errors.New("job payload does not open")
+	// ErrUnsigned is returned for an envelope sealed under a key the
+	// server did not sign: someone else sealed it.
+	ErrUnsigned = errors.New("job envelope is not sealed by the server")
 	// ErrBadBatch is returned when payloads do not match an envelope's
 	// jobs.
 	ErrBadBatch = errors.New("payloads do not match the envelope's jobs")
@@ -128,6 +132,9 @@ type Envelope struct {
 	// Seq numbers the envelope among those sealed under its encapsulated
 	// key.
 	Seq uint64 `json:"seq"`
+	// SealerSig is the server's signature of the sealer: of the agent id
+	// and the encapsulated key, with its jobs key.
+	SealerSig []byte `json:"sealer_sig"`
 	// Sealed is the HPKE encapsulated key followed by the ciphertext of
 	// the payloads.
 	Sealed []byte `json:"sealed"`
@@ -195,10 +202,16 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 // envelope is encrypted with AES-256-GCM under a key of its own, exported
 // from the HPKE context for the envelope's number, used once. A sender
 // keeps a Sealer while it is Fresh and then makes a new one.
+//
+// The server signs each Sealer's encapsulated key with its jobs key, and
+// the agent opens envelopes only under keys so signed: only the server,
+// which alone holds the HPKE context of such a key, can seal jobs the
+// agent runs, whoever else can publish on the agent's subjects.
 type Sealer struct {
 	agentID string
 	pk      *PublicKey
 	enc     []byte
+	sig     []byte
 	made    time.Time
 
 	mu   sync.Mutex
@@ -215,13 +228,23 @@ const (
 )
 
 // NewSealer makes a sealer for envelopes to the agent with id agentID and
-// public key pk.
-func NewSealer(agentID string, pk *PublicKey) (*Sealer, error) {
+// public key pk, signed with the server's jobs key.
+func NewSealer(agentID string, pk *PublicKey, jobsKey ed25519.PrivateKey) (*Sealer, error) {
+	if len(jobsKey) != ed25519.PrivateKeySize {
+		return nil, errors.New("making a sealer: no jobs key to sign it with")
+	}
 	enc, s, err := hpke.NewSender(pk.k, kdf, aead, sealInfo(agentID))
 	if err != nil {
 		return nil, fmt.Errorf("encapsulating to agent %s: %w", agentID, err)
 	}
-	return &Sealer{agentID: agentID, pk: pk, enc: enc, made: time.Now(), s: s}, nil
+	sig := ed25519.Sign(jobsKey, sealerMessage(agentID, enc))
+	return &Sealer{agentID: agentID, pk: pk, enc: enc, sig: sig, made: time.Now(), s: s}, nil
+}
+
+// sealerMessage is what the server signs of a sealer: the agent it seals
+// to and its encapsulated key.
+func sealerMessage(agentID string, enc []byte) []byte {
+	return append(fmt.Appendf(nil, "%s sealer for agent %s: ", Version, agentID), enc...)
 }
 
 // Fresh reports whether sl may seal another envelope to the agent with
@@ -255,13 +278,14 @@ func envelopeKeyContext(seq uint64) string {
 }
 
 // Seal encrypts ps, one payload per job of e in the same order, to the
-// agent's HPKE public key into e.Sealed.
-func (e *Envelope) Seal(agentKey []byte, ps ...*Payload) error {
+// agent's HPKE public key into e.Sealed, under a new sealer signed with
+// jobsKey.
+func (e *Envelope) Seal(agentKey []byte, jobsKey ed25519.PrivateKey, ps ...*Payload) error {
 	pk, err := ParsePublicKey(agentKey)
 	if err != nil {
 		return err
 	}
-	sl, err := NewSealer(e.AgentID, pk)
+	sl, err := NewSealer(e.AgentID, pk, jobsKey)
 	if err != nil {
 		return err
 	}
@@ -293,7 +317,7 @@ func (e *Envelope) SealWith(sl *Sealer, ps ...*Payload) error {
 		return err
 	}
 	defer clear(key)
-	e.Seq = seq
+	e.Seq, e.SealerSig = seq, sl.sig
 	g, err := envelopeAEAD(key)
 	if err != nil {
 		return err
@@ -316,35 +340,31 @@ func envelopeAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
-// Open decrypts e's payloads with the agent's HPKE private key. They come
-// in the order of e.Jobs, each checked to be of its job. An agent opens
-// many envelopes with an Opener, which decapsulates each key once.
-func (e *Envelope) Open(k *Keys) ([]*Payload, error) {
-	return NewOpener(k).Open(e)
-}
-
 // openerKeeps is how many HPKE contexts an Opener keeps.
 const openerKeeps = 8
 
-// Opener opens the envelopes sealed to one agent. It keeps the HPKE
-// contexts of the last encapsulated keys it opened an envelope under, so
-// that the other envelopes of a Sealer need no decapsulation. It is safe
-// for concurrent use.
+// Opener opens the envelopes sealed to one agent by its server. It keeps
+// the HPKE contexts of the last encapsulated keys it opened an envelope
+// under, so that the other envelopes of a Sealer need no decapsulation
+// and no check of the server's signature. It is safe for concurrent use.
 type Opener struct {
-	k *Keys
+	k      *Keys
+	server ed25519.PublicKey
 
 	mu    sync.Mutex
 	ctxs  map[string]*hpke.Recipient
 	order []string
 }
 
-// NewOpener returns an Opener of the envelopes sealed to k's agent.
-func NewOpener(k *Keys) *Opener {
-	return &Opener{k: k, ctxs: map[string]*hpke.Recipient{}}
+// NewOpener returns an Opener of the envelopes sealed to k's agent by the
+// server whose jobs key is server.
+func NewOpener(k *Keys, server ed25519.PublicKey) *Opener {
+	return &Opener{k: k, server: server, ctxs: map[string]*hpke.Recipient{}}
 }
 
 // Open decrypts e's payloads. They come in the order of e.Jobs, each
-// checked to be of its job.
+// checked to be of its job. An envelope under a key the server did not
+// sign returns ErrUnsigned.
 func (o *Opener) Open(e *Envelope) ([]*Payload, error) {
 	if e.AgentID != o.k.AgentID {
 		return nil, ErrNotForMe
@@ -353,9 +373,9 @@ func (o *Opener) Open(e *Envelope) ([]*Payload, error) {
 		return nil, ErrSeal
 	}
 	enc, ct := e.Sealed[:encSize], e.Sealed[encSize:]
-	r, known, err := o.context(enc)
+	r, known, err := o.context(e, enc)
 	if err != nil {
-		return nil, ErrSeal
+		return nil, err
 	}
 	key, err := r.Export(envelopeKeyContext(e.Seq), envelopeKeySize)
 	if err != nil {
@@ -377,17 +397,46 @@ func (o *Opener) Open(e *Envelope) ([]*Payload, error) {
 	return e.payloads(pt)
 }
 
-// context returns the HPKE context of enc, kept or decapsulated now, and
-// whether it was kept.
-func (o *Opener) context(enc []byte) (*hpke.Recipient, bool, error) {
+// Check reports whether e is sealed under a key the server signed, without
+// opening it: ErrUnsigned when not, ErrSeal when e is too short to tell.
+func (o *Opener) Check(e *Envelope) error {
+	if len(e.Sealed) < encSize {
+		return ErrSeal
+	}
+	enc := e.Sealed[:encSize]
+	o.mu.Lock()
+	_, ok := o.ctxs[string(enc)]
+	o.mu.Unlock()
+	if ok || o.signed(e, enc) {
+		return nil
+	}
+	return ErrUnsigned
+}
+
+// signed reports whether the server signed enc, the encapsulated key of e.
+func (o *Opener) signed(e *Envelope, enc []byte) bool {
+	return len(o.server) == ed25519.PublicKeySize &&
+		ed25519.Verify(o.server, sealerMessage(e.AgentID, enc), e.SealerSig)
+}
+
+// context returns the HPKE context of enc, the encapsulated key of e:
+// kept, or decapsulated now once the server's signature of it checks out.
+// It reports whether the context was kept.
+func (o *Opener) context(e *Envelope, enc []byte) (*hpke.Recipient, bool, error) {
 	o.mu.Lock()
 	r, ok := o.ctxs[string(enc)]
 	o.mu.Unlock()
 	if ok {
 		return r, true, nil
 	}
+	if !o.signed(e, enc) {
+		return nil, false, ErrUnsigned
+	}
 	r, err := hpke.NewRecipient(enc, o.k.hpke, kdf, aead, sealInfo(o.k.AgentID))
-	return r, false, err
+	if err != nil {
+		return nil, false, ErrSeal
+	}
+	return r, false, nil
 }
 
 // keep keeps the context of enc, under which an envelope opened, in place

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,13 @@ import (
 	"testing"
 	"time"
 )
+
+// jobsKey is the server's jobs key in these tests, jobsPublic its public
+// half.
+var jobsPublic, jobsKey, _ = ed25519.GenerateKey(nil)
+
+// open opens e as agent k of the test server.
+func open(k *Keys, e *Envelope) ([]*Payload, error) { return NewOpener(k, jobsPublic).Open(e) }
 
 func newKeys(t *testing.T, id string) *Keys {
 	t.Helper()
@@ -32,7 +40,7 @@ func TestEnvelopeSealOpen(t *testing.T) {
 		e := &Envelope{AgentID: "agent-a", Jobs: []JobHeader{
 			{JobID: "j1", Deadline: deadline}, {JobID: "j2", Deadline: deadline.Add(time.Second)},
 		}}
-		if err := e.Seal(a.HPKEPublic(), ps...); err != nil {
+		if err := e.Seal(a.HPKEPublic(), jobsKey, ps...); err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range []string{"new-secret", "old-secret", "other-secret"} {
@@ -45,7 +53,7 @@ func TestEnvelopeSealOpen(t *testing.T) {
 		}
 		return e
 	}
-	got, err := seal(nil).Open(a)
+	got, err := open(a, seal(nil))
 	if err != nil || len(got) != 2 || string(got[0].New) != "new-secret" ||
 		string(got[1].Candidates[0].Value) != "other-secret" {
 		t.Fatalf("Open = %v, %v", got, err)
@@ -56,7 +64,7 @@ func TestEnvelopeSealOpen(t *testing.T) {
 		mod  func(*Envelope)
 		want error
 	}{
-		{"another agent's keys", b, func(e *Envelope) { e.AgentID = "agent-b" }, ErrSeal},
+		{"another agent's keys", b, func(e *Envelope) { e.AgentID = "agent-b" }, ErrUnsigned},
 		{"addressed elsewhere", a, func(e *Envelope) { e.AgentID = "agent-b" }, ErrNotForMe},
 		{"later deadline", a, func(e *Envelope) {
 			e.Jobs[1].Deadline = e.Jobs[1].Deadline.Add(time.Hour)
@@ -66,11 +74,17 @@ func TestEnvelopeSealOpen(t *testing.T) {
 		{"job dropped", a, func(e *Envelope) { e.Jobs = e.Jobs[:1] }, ErrSeal},
 		{"flipped byte", a, func(e *Envelope) { e.Sealed[len(e.Sealed)-1] ^= 1 }, ErrSeal},
 		{"other number", a, func(e *Envelope) { e.Seq++ }, ErrSeal},
-		{"flipped byte of the encapsulated key", a, func(e *Envelope) { e.Sealed[0] ^= 1 }, ErrSeal},
+		{"flipped byte of the encapsulated key", a, func(e *Envelope) { e.Sealed[0] ^= 1 },
+			ErrUnsigned},
+		{"no signature of the sealer", a, func(e *Envelope) { e.SealerSig = nil }, ErrUnsigned},
+		{"sealer signed with another key", a, func(e *Envelope) {
+			_, other, _ := ed25519.GenerateKey(nil)
+			e.SealerSig = ed25519.Sign(other, sealerMessage(e.AgentID, e.Sealed[:encSize]))
+		}, ErrUnsigned},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := seal(tc.mod).Open(tc.keys); !errors.Is(err, tc.want) {
+			if _, err := open(tc.keys, seal(tc.mod)); !errors.Is(err, tc.want) {
 				t.Errorf("Open error = %v, want %v", err, tc.want)
 			}
 		})
@@ -85,7 +99,7 @@ func newSealer(t *testing.T, k *Keys) (*Sealer, *PublicKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := NewSealer(k.AgentID, pk)
+	sl, err := NewSealer(k.AgentID, pk, jobsKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +132,7 @@ func TestSealers(t *testing.T) {
 		if !bytes.Equal(first.Sealed[:encSize], second.Sealed[:encSize]) {
 			t.Error("the envelopes of one sealer have different encapsulated keys")
 		}
-		o := NewOpener(a)
+		o := NewOpener(a, jobsPublic)
 		for _, e := range []*Envelope{second, first} {
 			if ps, err := o.Open(e); err != nil || string(ps[0].New) != "same-secret" {
 				t.Errorf("Open of envelope %d = %v, %v", e.Seq, ps, err)
@@ -135,9 +149,9 @@ func TestSealers(t *testing.T) {
 	})
 
 	t.Run("an opener keeps only the contexts of envelopes that opened", func(t *testing.T) {
-		o := NewOpener(a)
+		o := NewOpener(a, jobsPublic)
 		for i := range openerKeeps + 2 {
-			other, err := NewSealer("agent-a", pk)
+			other, err := NewSealer("agent-a", pk, jobsKey)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +179,7 @@ func TestSealers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		used, err := NewSealer("agent-a", pk)
+		used, err := NewSealer("agent-a", pk, jobsKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,8 +206,14 @@ func TestSealers(t *testing.T) {
 		}
 	})
 
+	t.Run("no sealer without the server's jobs key", func(t *testing.T) {
+		if _, err := NewSealer("agent-a", pk, nil); err == nil {
+			t.Error("NewSealer made a sealer it cannot sign")
+		}
+	})
+
 	t.Run("a sealer made for another agent does not seal", func(t *testing.T) {
-		other, err := NewSealer("agent-b", pk)
+		other, err := NewSealer("agent-b", pk, jobsKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +225,7 @@ func TestSealers(t *testing.T) {
 	t.Run("a truncated envelope does not open", func(t *testing.T) {
 		short := env("j4")
 		short.Sealed = []byte("short")
-		if _, err := short.Open(a); !errors.Is(err, ErrSeal) {
+		if _, err := open(a, short); !errors.Is(err, ErrSeal) {
 			t.Errorf("a truncated envelope: %v", err)
 		}
 	})
@@ -233,7 +253,7 @@ func TestSealRefusesMismatchedPayloads(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &Envelope{AgentID: "agent-a", Jobs: tc.jobs}
-			if err := e.Seal(a.HPKEPublic(), tc.ps...); !errors.Is(err, ErrBadBatch) {
+			if err := e.Seal(a.HPKEPublic(), jobsKey, tc.ps...); !errors.Is(err, ErrBadBatch) {
 				t.Errorf("Seal error = %v, want ErrBadBatch", err)
 			}
 		})
@@ -322,7 +342,7 @@ func TestKeysRoundTrip(t *testing.T) {
 func TestSealersAndOpenersShared(t *testing.T) {
 	a := newKeys(t, "agent-a")
 	sl, _ := newSealer(t, a)
-	o := NewOpener(a)
+	o := NewOpener(a, jobsPublic)
 	const n = 64
 	seqs := make([]uint64, n)
 	var wg sync.WaitGroup

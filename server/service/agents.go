@@ -174,8 +174,12 @@ func (s *Service) Enroll(ctx context.Context, req *api.EnrollRequest) (*api.Enro
 	}
 	s.log.Info("agent enrolled", "agent", a.ID, "name", a.Name, "zone", a.Zone)
 	s.kick()
+	var jobsKey []byte
+	if s.opts.JobsKey != nil {
+		jobsKey = s.opts.JobsKey.Public().(ed25519.PublicKey)
+	}
 	return &api.EnrollResponse{AgentID: a.ID, Zone: a.Zone, NATS: s.bus.URLs(),
-		CACert: string(s.opts.CACert)}, nil
+		CACert: string(s.opts.CACert), JobsKey: jobsKey}, nil
 }
 
 func ignoreNotFound(err error) error {

@@ -320,7 +320,7 @@ func (s *Service) sealer(agentID string, pk *wire.PublicKey) (*wire.Sealer, erro
 			return sl, nil
 		}
 	}
-	sl, err := wire.NewSealer(agentID, pk)
+	sl, err := wire.NewSealer(agentID, pk, s.opts.JobsKey)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@
 package service
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"sync"
 	"time"
@@ -35,6 +36,10 @@ type Options struct {
 	Now func() time.Time
 	// CACert is the PEM of the CA agents trust for NATS.
 	CACert []byte
+	// JobsKey is the key the server signs the sealers of agents' jobs
+	// with; agents learn its public half when they enroll. Required to
+	// send jobs to agents.
+	JobsKey ed25519.PrivateKey
 	// Tick is how often unfinished jobs are looked at. Default 1s.
 	Tick time.Duration
 	// Grace is how long after a job's deadline the server waits for the
