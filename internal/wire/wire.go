@@ -7,7 +7,9 @@
 // subject. Their payloads, the only part holding secrets, are sealed
 // together to the agent's HPKE public key, with the agent id and every
 // job's id and deadline bound in, so that an envelope cannot be opened by
-// another agent or replayed with a later deadline. Before it starts jobs,
+// another agent or replayed with a later deadline; the server signs the
+// key they are sealed under with its jobs key, so that the agent runs only
+// what its server sealed. Before it starts jobs,
 // an agent asks the server, in a signed Report on its accept subject, to
 // record them as started; it starts those the server answers it recorded.
 // It answers with Reports, each a batch of events signed once by its
