@@ -40,15 +40,15 @@ type sending struct {
 }
 
 // claim records job id as being sent at now and reports whether it was
-// due: not sent yet, or offered and taken before since.
+// due.
 func (p *published) claim(id string, since, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.dueLocked(id, since) {
+		return false
+	}
 	if p.m == nil {
 		p.m = map[string]sending{}
-	}
-	if e, ok := p.m[id]; ok && (!e.offered || !e.at.Before(since)) {
-		return false
 	}
 	p.m[id] = sending{at: now}
 	return true
@@ -59,6 +59,11 @@ func (p *published) claim(id string, since, now time.Time) bool {
 func (p *published) due(id string, since time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.dueLocked(id, since)
+}
+
+// dueLocked is due with p.mu held.
+func (p *published) dueLocked(id string, since time.Time) bool {
 	e, ok := p.m[id]
 	return !ok || e.offered && e.at.Before(since)
 }
