@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -298,6 +299,87 @@ func TestNoAgentBeforeDeadline(t *testing.T) {
 	}
 	if !fileHolds(t, file, initialV) {
 		t.Error("the file changed")
+	}
+}
+
+// TestStartLostInACrashIsSettledByACheck makes the state a crash can
+// leave since the server answers an agent's start before the write that
+// records it is durable: the agent changed the target, and the server has
+// the job as never started. The test keeps a copy of the server's data
+// directory from before the start, lets the agent run the job, and puts
+// the copy back. Past its deadline the job must not pass for one that
+// never ran: a check finds the value the file holds, and PassMan calls
+// that value current.
+func TestStartLostInACrashIsSettledByACheck(t *testing.T) {
+	e := newEnv(t, testserver.Config{Service: service.Options{JobDeadline: 8 * time.Second,
+		Tick: 100 * time.Millisecond, Grace: 500 * time.Millisecond}})
+	file := e.fileTarget("dc1")
+	dir := e.enroll("dc1")
+	e.startAgent(dir, nil).stop()
+	r, err := e.c.Reset(&api.ResetRequest{Path: appPath, Type: model.Password, Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := e.c.ShowJob(r.Job.ID); j.State != model.JobWaitingAgent || j.AgentID == "" {
+		t.Fatalf("job = %s agent %q, want waiting for its agent", j.State, j.AgentID)
+	}
+	before := filepath.Join(t.TempDir(), "before")
+	e.restartAfter(func() { copyDir(t, e.srv.Dir, before) })
+
+	ag := e.startAgent(dir, nil)
+	if j := e.waitJob(r.Job.ID); j.State != model.JobSucceeded {
+		t.Fatalf("job = %s %s %q, want succeeded", j.State, j.Reason, j.Outcome)
+	}
+	changed := e.checkout(appPath, model.Password)
+	if !fileHolds(t, file, changed) {
+		t.Fatal("the file does not hold the new value")
+	}
+	ag.stop()
+	e.restartAfter(func() {
+		if err := os.RemoveAll(e.srv.Dir); err != nil {
+			t.Fatal(err)
+		}
+		copyDir(t, before, e.srv.Dir)
+	})
+	j, err := e.c.ShowJob(r.Job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != model.JobWaitingAgent || !j.MaybeStarted {
+		t.Fatalf("job after the start was lost = %s, maybe started %v; want waiting, maybe started",
+			j.State, j.MaybeStarted)
+	}
+
+	// The agent refuses the job it ran, and checks the account once the
+	// job's deadline has passed.
+	e.startAgent(dir, nil)
+	j = e.waitJob(r.Job.ID)
+	if j.State != model.JobFailed || j.Reason != "timeout" {
+		t.Fatalf("job = %s %s %q, want failed: timeout, outcome unknown", j.State, j.Reason, j.Outcome)
+	}
+	a := e.waitSettled(appPath)
+	if a.Status != model.InSync {
+		t.Fatalf("account = %s %s, want InSync", a.Status, a.Credentials[0].Reason)
+	}
+	if v := e.checkout(appPath, model.Password); v != changed || !fileHolds(t, file, v) {
+		t.Error("PassMan does not call current the value the file holds")
+	}
+}
+
+// restartAfter restarts the server, running fn while it is down, and
+// opens its vault again.
+func (e *env) restartAfter(fn func()) {
+	e.t.Helper()
+	e.srv.RestartAfter(e.t, fn)
+	e.srv.OpenVault(e.t)
+	e.c = e.srv.Admin
+}
+
+// copyDir copies the directory src to dst, modes and all.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v: %s", src, err, out)
 	}
 }
 

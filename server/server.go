@@ -215,6 +215,10 @@ func Start(cfg Config) (*Server, error) {
 	svc := service.New(st, v, log.Named("service"), cfg.Service)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{log: log, st: st, svc: svc, done: make(chan error, 1), cancel: cancel}
+	if err := svc.Resume(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if !cfg.NoNATS {
 		if err := s.startBus(ctx, cfg, tlsCfg, caPEM); err != nil {
 			s.Close()

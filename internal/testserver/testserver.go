@@ -181,9 +181,17 @@ func (s *Server) restart(t testing.TB, log hclog.Logger) {
 // with the vault closed.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
+	s.RestartAfter(t, func() {})
+}
+
+// RestartAfter stops the server, runs fn while it is down, and starts it
+// again on the same data directory, with the vault closed.
+func (s *Server) RestartAfter(t testing.TB, fn func()) {
+	t.Helper()
 	if err := s.Close(); err != nil {
 		t.Fatalf("stopping server: %v", err)
 	}
+	fn()
 	s.restart(t, Config{LogLevel: s.logLevel}.logger(s.Logs))
 }
 

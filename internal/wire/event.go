@@ -92,8 +92,8 @@ func (r *Report) MsgID() string {
 }
 
 // AcceptReply is the server's answer to an accept request: the jobs it
-// recorded as started, in a synced write, by the agent that asked. The
-// agent starts those and no others.
+// recorded as started by the agent that asked, once the jobs' own records
+// are durable. The agent starts those and no others.
 type AcceptReply struct {
 	Started []string `json:"started,omitempty"`
 	// Error says why the server recorded nothing.

@@ -303,9 +303,10 @@ func (b *Bus) EventsPending(ctx context.Context) (uint64, error) {
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// RequestHandler answers one request published by agentID, the agent
-// whose subject it came on.
-type RequestHandler func(agentID string, data []byte) []byte
+// RequestHandler handles one request published by agentID, the agent
+// whose subject it came on, and calls answer once with the reply; it may
+// go on working after that.
+type RequestHandler func(agentID string, data []byte, answer func([]byte))
 
 // ServeRequests answers the requests agents publish on subjects, one
 // subject filter of wire, with h until ctx is done. Requests are handled
@@ -317,10 +318,12 @@ func (b *Bus) ServeRequests(ctx context.Context, subjects string, h RequestHandl
 		go func() {
 			defer func() { <-slots }()
 			agentID := wire.AgentOf(m.Subject)
-			if err := m.Respond(h(agentID, m.Data)); err != nil {
-				b.log.Warn("request not answered", "agent", agentID, "subject", m.Subject,
-					"error", err)
-			}
+			h(agentID, m.Data, func(reply []byte) {
+				if err := m.Respond(reply); err != nil {
+					b.log.Warn("request not answered", "agent", agentID, "subject", m.Subject,
+						"error", err)
+				}
+			})
 		}()
 	})
 	if err != nil {

@@ -66,6 +66,11 @@ type Job struct {
 	// the job, so that the same request sent again gets the same answer
 	// and any other is refused.
 	StartRequest string `json:"start_request,omitempty"`
+	// MaybeStarted marks a job still waiting that may have started all
+	// the same: the server restarted after handing it to AgentID, and the
+	// write that recorded its start may have been lost. Past its deadline
+	// its outcome is unknown rather than not started.
+	MaybeStarted bool `json:"maybe_started,omitempty"`
 	// Candidates are the versions a check tries, in order.
 	Candidates []uint64 `json:"candidates,omitempty"`
 	// Reconcile says the change logs in with the target's reconcile

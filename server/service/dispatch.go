@@ -235,8 +235,9 @@ func (s *Service) cannotRun(job *model.Job, reason, why string) error {
 // change once tx has been applied.
 //
 // The job may reach its agent before tx is durable: the agent touches
-// the target only once the server has recorded, in a later synced write,
-// that the job started, and that sync makes tx durable too.
+// the target only once the server has answered its request to start the
+// job, which HandleAccept does only once tx, and every write before its
+// own, is durable.
 func (s *Service) handOut(tx *store.Tx, j *model.Job) {
 	if j.AgentID == "" {
 		tx.OnCommit(s.kick)

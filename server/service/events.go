@@ -87,11 +87,16 @@ func handedJob(tx *store.Tx, agentID, id string) (*model.Job, error) {
 // HandleEvent applies one from the event stream. The answer says the
 // report is applied and durable, or why not: the agent then publishes it
 // on its event subject.
-func (s *Service) HandleReport(agentID string, data []byte) []byte {
+func (s *Service) HandleReport(agentID string, data []byte, answer func([]byte)) {
 	reply := &wire.ReportReply{}
 	if err := s.HandleEvent(agentID, data); err != nil {
 		reply.Error = "the report could not be applied"
 	}
+	answer(encodeReply(reply))
+}
+
+// encodeReply encodes the answer to an agent's request.
+func encodeReply(reply any) []byte {
 	b, err := json.Marshal(reply)
 	if err != nil {
 		return []byte(`{"error":"the reply could not be encoded"}`)

@@ -85,8 +85,9 @@ func (s *Service) logErr(doing, jobID string, err error) {
 }
 
 // expire decides a job that passed its deadline without a result. A job no
-// agent started did not touch the target; one that started may have, and
-// its outcome is unknown until a check settles it.
+// agent started did not touch the target; one that started, or may have,
+// may have touched it, and its outcome is unknown until a check settles
+// it.
 func (s *Service) expire(job *model.Job) error {
 	return s.updateJob(job.ID, "job.expire", func(tx *store.Tx, j *model.Job, a *account) error {
 		cr, ok := a.creds[j.Type]
@@ -95,7 +96,7 @@ func (s *Service) expire(job *model.Job) error {
 			j.Enter(model.JobFailed, s.now(), j.Outcome)
 			return nil
 		}
-		if j.State == model.JobWaitingAgent {
+		if j.State == model.JobWaitingAgent && !j.MaybeStarted {
 			s.notStarted(j, cr)
 			return nil
 		}

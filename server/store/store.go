@@ -46,6 +46,7 @@ type Store struct {
 
 	cache  *readCache
 	stamps *writeStamps
+	dur    durability
 	// writing counts the Updates and audit appends under way.
 	writing atomic.Int64
 }

@@ -37,11 +37,16 @@ type Tx struct {
 	// record Put encoded, for the read cache once the write is applied.
 	decoded map[string]any
 	// reads are the committed values the function saw, nil for absent.
-	reads    map[string][]byte
-	scans    []scanRead
-	audits   []audit.Record
-	onApply  []func()
-	onCommit []func()
+	reads   map[string][]byte
+	scans   []scanRead
+	audits  []audit.Record
+	onApply []func()
+	// afterPrior runs once the write is applied and those before it are
+	// durable.
+	afterPrior []func(error)
+	onCommit   []func()
+	// seq is the write's number once applied.
+	seq uint64
 }
 
 // scanRead is what a Scan saw of the committed state under a prefix.
@@ -60,6 +65,13 @@ func (tx *Tx) OnCommit(fn func()) { tx.onCommit = append(tx.onCommit, fn) }
 // them, since a sync makes every write before it durable too. When the
 // sync fails, fn has run all the same.
 func (tx *Tx) OnApply(fn func()) { tx.onApply = append(tx.onApply, fn) }
+
+// AfterPrior registers fn to run once the write is applied and every
+// write applied before it is durable, before the write's own sync has
+// ended: a crash may still lose this write, never one before it. fn gets
+// the error of a sync that failed meanwhile. It runs before Update
+// returns, and not at all when the write is not applied.
+func (tx *Tx) AfterPrior(fn func(error)) { tx.afterPrior = append(tx.afterPrior, fn) }
 
 // raw returns the value at key as the transaction sees it.
 func (tx *Tx) raw(key []byte) ([]byte, error) {
@@ -228,8 +240,15 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 		for _, f := range tx.onApply {
 			f()
 		}
+		if len(tx.afterPrior) > 0 {
+			err := s.dur.wait(tx.seq - 1)
+			for _, f := range tx.afterPrior {
+				f(err)
+			}
+		}
 		err = b.SyncWait()
 		b.Close()
+		s.dur.synced(tx.seq, err)
 		if err != nil {
 			return fmt.Errorf("syncing: %w", err)
 		}
@@ -274,6 +293,7 @@ func (s *Store) applyLocked(tx *Tx, b *pebble.Batch) error {
 		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
 		if err == nil {
 			s.stamps.stamp(tx.order)
+			tx.seq = s.stamps.last.Load()
 		}
 		s.cache.endWrite(tx.order, tx.decoded)
 	}
@@ -326,7 +346,9 @@ func (s *Store) AppendAudit(records ...audit.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.SyncWait(); err != nil {
+	err = b.SyncWait()
+	s.dur.synced(tx.seq, err)
+	if err != nil {
 		return fmt.Errorf("syncing: %w", err)
 	}
 	return nil
