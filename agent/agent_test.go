@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -458,27 +459,96 @@ func TestRestartKeepsJournal(t *testing.T) {
 }
 
 func TestMaxInFlight(t *testing.T) {
+	for _, prepares := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prepares %v", prepares), func(t *testing.T) {
+			bus := newTestBus(t)
+			dir := bus.enrollAgent(t, "a1")
+			drv := newFakeDriver()
+			drv.delay = 50 * time.Millisecond
+			var d sdk.Driver = drv
+			if prepares {
+				d = &preparingFake{fakeDriver: drv}
+			}
+			startAgent(t, dir, fakeDrivers{"fake": d}, func(c *Config) { c.MaxInFlight = 2 })
+			var ids []string
+			for i := range 6 {
+				id := "j-" + string(rune('a'+i))
+				ids = append(ids, id)
+				account := "acct-" + id
+				drv.set(account, "old")
+				bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute,
+					changeJob(id, account, "old", "new")))
+			}
+			for _, id := range ids {
+				if ev := bus.waitEvent(t, id, 2, wire.EventResult); !ev.OK {
+					t.Errorf("%s: reason %s", id, ev.Reason)
+				}
+			}
+			drv.mu.Lock()
+			defer drv.mu.Unlock()
+			if drv.maxRunning != 2 {
+				t.Errorf("at most %d driver calls ran at once, want 2", drv.maxRunning)
+			}
+		})
+	}
+}
+
+// TestPreparedChanges checks the changes a driver gets ready while the
+// server records their start: one started is made, one the server does
+// not start is dropped unmade, and one that cannot be prepared fails as
+// its driver said, the target untouched.
+func TestPreparedChanges(t *testing.T) {
 	bus := newTestBus(t)
 	dir := bus.enrollAgent(t, "a1")
-	drv := newFakeDriver()
-	drv.delay = 50 * time.Millisecond
-	startAgent(t, dir, fakeDrivers{"fake": drv}, func(c *Config) { c.MaxInFlight = 2 })
-	var ids []string
-	for i := range 6 {
-		id := "j-" + string(rune('a'+i))
-		ids = append(ids, id)
-		account := "acct-" + id
-		drv.set(account, "old")
-		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob(id, account, "old", "new")))
-	}
-	for _, id := range ids {
-		bus.waitEvent(t, id, 2, wire.EventResult)
-	}
-	drv.mu.Lock()
-	defer drv.mu.Unlock()
-	if drv.maxRunning != 2 {
-		t.Errorf("at most %d driver calls ran at once, want 2", drv.maxRunning)
-	}
+	fake := newFakeDriver()
+	drv := &preparingFake{fakeDriver: fake}
+	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+
+	t.Run("a started change is made", func(t *testing.T) {
+		fake.set("made", "cur")
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-made", "made", "cur", "next")))
+		if ev := bus.waitEvent(t, "j-made", 2, wire.EventResult); !ev.OK {
+			t.Fatalf("result reason %s", ev.Reason)
+		}
+		if fake.value("made") != "next" || drv.prepared.Load() != 1 || drv.dropped.Load() != 0 {
+			t.Errorf("target holds the new value: %v; prepared %d, dropped %d",
+				fake.value("made") == "next", drv.prepared.Load(), drv.dropped.Load())
+		}
+	})
+
+	t.Run("a change the server does not start is dropped unmade", func(t *testing.T) {
+		fake.set("dropped", "cur")
+		bus.mu.Lock()
+		bus.started["j-dropped"] = true
+		bus.mu.Unlock()
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute,
+			changeJob("j-dropped", "dropped", "cur", "next")))
+		waitFor(t, "the prepared change to be dropped", func() bool { return drv.dropped.Load() == 1 })
+		waitFor(t, "the message to be settled", func() bool {
+			ci := bus.consumerInfo(t, "a1")
+			return ci.NumAckPending == 0 && ci.NumPending == 0
+		})
+		if fake.value("dropped") != "cur" || fake.callsOf("dropped") != 1 {
+			t.Errorf("the target changed: %v; driver calls %d, want the one login of Prepare",
+				fake.value("dropped") != "cur", fake.callsOf("dropped"))
+		}
+		if evs := bus.eventsOf("j-dropped"); len(evs) != 1 {
+			t.Errorf("events %v, want the accepted one alone", bus.kinds("j-dropped"))
+		}
+	})
+
+	t.Run("a change that cannot be prepared fails", func(t *testing.T) {
+		fake.set("wrong", "other")
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-wrong", "wrong", "cur", "next")))
+		ev := bus.waitEvent(t, "j-wrong", 2, wire.EventResult)
+		if ev.OK || ev.Reason != string(sdk.ReasonAuthFailed) {
+			t.Errorf("result OK=%v reason %s, want auth_failed", ev.OK, ev.Reason)
+		}
+		if fake.value("wrong") != "other" || fake.callsOf("wrong") != 1 {
+			t.Errorf("the target changed: %v; driver calls %d, want the one login of Prepare",
+				fake.value("wrong") != "other", fake.callsOf("wrong"))
+		}
+	})
 }
 
 // TestStopHandsBackWaitingJobs stops an agent while every slot is busy and

@@ -13,16 +13,16 @@ import (
 // maxMessage bounds the length of a message in an event.
 const maxMessage = 512
 
-// runJob runs the job of p with d until its deadline and returns its
-// result event.
-func runJob(ctx context.Context, d sdk.Driver, h wire.JobHeader, p *wire.Payload) *wire.Event {
-	ctx, cancel := context.WithDeadline(ctx, h.Deadline)
+// runJob runs job r until its deadline and returns its result event.
+func runJob(ctx context.Context, r *run) *wire.Event {
+	ctx, cancel := context.WithDeadline(ctx, r.h.Deadline)
 	defer cancel()
-	ev := &wire.Event{Kind: wire.EventResult, JobID: h.JobID}
+	p := r.p
+	ev := &wire.Event{Kind: wire.EventResult, JobID: r.h.JobID}
 	if p.Op == wire.OpChange {
-		change(ctx, d, p, ev)
+		change(ctx, r, ev)
 	} else {
-		check(ctx, d, p, ev)
+		check(ctx, r.d, p, ev)
 	}
 	ev.Message = scrub(ev.Message, p)
 	for i := range ev.Checks {
@@ -31,23 +31,14 @@ func runJob(ctx context.Context, d sdk.Driver, h wire.JobHeader, p *wire.Payload
 	return ev
 }
 
-// change sets the new credential and then logs in with it, in one call
-// to the driver's plugin. The result is OK only when both succeed. When
-// the change succeeded and the login did not, ev.Checks holds that one
-// login's outcome (version 0): the target may now hold the new value, and
-// the server must find out which it holds.
-func change(ctx context.Context, d sdk.Driver, p *wire.Payload, ev *wire.Event) {
-	req := &sdk.ChangeRequest{
-		JobID:     p.JobID,
-		Target:    target(p.Target),
-		Account:   p.Account,
-		Type:      p.Type,
-		Current:   sdk.NewSecret(p.Current),
-		New:       sdk.NewSecret(p.New),
-		Reconcile: reconcile(p.Reconcile),
-	}
-	defer wipeChange(req)
-	res, err := sdk.Rotate(ctx, d, req)
+// change sets the new credential and then logs in with it: the change
+// prepared while the server recorded the job's start, or one made now in
+// one call to the driver's plugin. The result is OK only when both
+// succeed. When the change succeeded and the login did not, ev.Checks
+// holds that one login's outcome (version 0): the target may now hold the
+// new value, and the server must find out which it holds.
+func change(ctx context.Context, r *run, ev *wire.Event) {
+	res, err := r.rotate(ctx)
 	if err != nil {
 		ev.Reason, ev.Message = failure(ctx, err)
 		return
@@ -62,6 +53,20 @@ func change(ctx context.Context, d sdk.Driver, p *wire.Payload, ev *wire.Event) 
 		return
 	}
 	ev.OK = true
+}
+
+// changeRequest builds the driver's request for the change of p, with its
+// own copies of the secrets, for wipeChange.
+func changeRequest(p *wire.Payload) *sdk.ChangeRequest {
+	return &sdk.ChangeRequest{
+		JobID:     p.JobID,
+		Target:    target(p.Target),
+		Account:   p.Account,
+		Type:      p.Type,
+		Current:   sdk.NewSecret(p.Current),
+		New:       sdk.NewSecret(p.New),
+		Reconcile: reconcile(p.Reconcile),
+	}
 }
 
 // check logs in with every candidate in turn, recording each outcome.

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -710,4 +711,41 @@ func (f fakeDrivers) Loaded() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// preparingFake is a fakeDriver that prepares its changes, as a driver
+// that logs in before its change may proceed does. A prepared change
+// counts as running until it is made or dropped.
+type preparingFake struct {
+	*fakeDriver
+	prepared, dropped atomic.Int32
+}
+
+func (d *preparingFake) Prepare(ctx context.Context, req *sdk.ChangeRequest) (sdk.Prepared, error) {
+	d.prepared.Add(1)
+	if err := d.enter(ctx, req.Account); err != nil {
+		d.leave()
+		return nil, err
+	}
+	if d.value(req.Account) != string(req.Current.Reveal()) {
+		d.leave()
+		return nil, sdk.Errorf(sdk.ReasonAuthFailed, "wrong current credential for %s", req.Account)
+	}
+	return &fakePrepared{d: d, req: req}, nil
+}
+
+// fakePrepared is a change preparingFake got ready.
+type fakePrepared struct {
+	d   *preparingFake
+	req *sdk.ChangeRequest
+}
+
+func (p *fakePrepared) Rotate(ctx context.Context) (*sdk.RotateResult, error) {
+	p.d.leave()
+	return sdk.Rotate(ctx, p.d.fakeDriver, p.req)
+}
+
+func (p *fakePrepared) Close() {
+	p.d.leave()
+	p.d.dropped.Add(1)
 }

@@ -288,12 +288,13 @@ func (a *agent) work(ctx context.Context, t *taken) {
 		o.ps, o.err = a.opener.Open(t.env)
 	}
 	runs, unfit := a.runnable(o, t.fresh)
+	a.prepare(ctx, runs)
 	runs, refusals, started := a.startable(ctx, <-accepted, runs, unfit, t.refusals)
 	if err := <-journaled; err != nil {
 		a.journalFailed(ctx, t.msg, t.env, runs, refusals, started, err)
 		return
 	}
-	defer wipeRuns(runs)
+	defer a.releaseRuns(runs)
 
 	answered := a.refuseAll(refusals)
 	var jobs sync.WaitGroup
@@ -316,6 +317,17 @@ type run struct {
 	h wire.JobHeader
 	p *wire.Payload
 	d sdk.Driver
+	// placed says the run holds a running place already.
+	placed bool
+	// prepared says the driver was asked to get the change ready, before
+	// the start was recorded: ready is the change it got ready, or
+	// readyErr why it could not; req is the change's request, and cancel
+	// ends the change's context.
+	prepared bool
+	ready    sdk.Prepared
+	readyErr error
+	req      *sdk.ChangeRequest
+	cancel   context.CancelFunc
 }
 
 // refusal is a job of a message that the agent will not run, and why.
@@ -409,7 +421,7 @@ func (a *agent) journalFailed(ctx context.Context, msg jobMsg, env *wire.Envelop
 	runs []*run, refusals []refusal, started bool, err error) {
 	a.log.Error("jobs not recorded in the journal; not run", "job_id", firstJob(env),
 		"jobs", len(env.Jobs), "error", err)
-	wipeRuns(runs)
+	a.releaseRuns(runs)
 	if !started {
 		a.settle(func() error { return msg.NakWithDelay(retryNak) }, firstJob(env))
 		return
@@ -531,12 +543,12 @@ func (a *agent) accept(ctx context.Context, env *wire.Envelope, jobs []wire.JobH
 // is not run and not answered for; the server has it started, ended or
 // expired already. When the server did not answer, it may have recorded
 // some: it is told, once NATS takes events again, that none of runs
-// started. It wipes the payloads of the jobs that do not run, and
-// reports whether any job of the message was recorded as started.
+// started. It releases the jobs that do not run, and reports whether any
+// job of the message was recorded as started.
 func (a *agent) startable(ctx context.Context, acc acceptance, runs []*run,
 	unfit, refusals []refusal) ([]*run, []refusal, bool) {
 	if acc.err != nil {
-		wipeRuns(runs)
+		a.releaseRuns(runs)
 		if len(runs) > 0 {
 			a.jobs.Go(func() { a.tellNotStarted(ctx, runs) })
 		}
@@ -549,7 +561,7 @@ func (a *agent) startable(ctx context.Context, acc acceptance, runs []*run,
 			continue
 		}
 		a.log.Warn("job not started", "job_id", r.h.JobID, "reason", "not_waiting")
-		r.p.Wipe()
+		r.release(a)
 	}
 	started := len(taken) > 0
 	for _, u := range unfit {
@@ -600,10 +612,10 @@ func (a *agent) requestStart(ctx context.Context, r *wire.Report, until time.Tim
 	}
 }
 
-// wipeRuns wipes the payloads of runs.
-func wipeRuns(runs []*run) {
+// releaseRuns releases what runs hold.
+func (a *agent) releaseRuns(runs []*run) {
 	for _, r := range runs {
-		r.p.Wipe()
+		r.release(a)
 	}
 }
 
@@ -633,9 +645,13 @@ func (a *agent) tellNotStarted(ctx context.Context, runs []*run) {
 // waiting until the result is stored or given up.
 func (a *agent) runOne(ctx context.Context, r *run) {
 	a.inFlight.Add(1)
-	a.running <- struct{}{}
-	ev := runJob(ctx, r.d, r.h, r.p)
+	if !r.placed {
+		a.running <- struct{}{}
+		r.placed = true
+	}
+	ev := runJob(ctx, r)
 	<-a.running
+	r.placed = false
 	a.inFlight.Add(-1)
 	// A job that worked is detail: its driver logs what it changed and
 	// the server audits every job. One that failed is worth a look.

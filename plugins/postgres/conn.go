@@ -103,21 +103,20 @@ func check(ctx context.Context, cfg *config, l login) error {
 	return nil
 }
 
-// setPassword logs in as l and sets role's password to password. The
-// statement carries the password's SCRAM verifier, computed here, as a
-// literal that pgx quotes; the role name is quoted as an identifier.
-func setPassword(
-	ctx context.Context, cfg *config, l login, role string, password sdk.Secret,
-) error {
+// verifierOf computes the SCRAM verifier of a new password, which is what
+// the server is sent in its place.
+func verifierOf(password sdk.Secret) (string, error) {
 	verifier, err := scramVerifier(password.Reveal())
 	if err != nil {
-		return sdk.Errorf(sdk.ReasonFailed, "computing the new password's verifier: %v", err)
+		return "", sdk.Errorf(sdk.ReasonFailed, "computing the new password's verifier: %v", err)
 	}
-	conn, err := connect(ctx, cfg, l)
-	if err != nil {
-		return err
-	}
-	defer closeConn(conn)
+	return verifier, nil
+}
+
+// alterPassword sets role's password, on conn, to the one whose SCRAM
+// verifier is given. The statement carries the verifier as a literal that
+// pgx quotes; the role name is quoted as an identifier.
+func alterPassword(ctx context.Context, conn *pgx.Conn, role, verifier string) error {
 	stmt := "ALTER ROLE " + pgx.Identifier{role}.Sanitize() + " PASSWORD $1"
 	if _, err := conn.Exec(ctx, stmt, verifier); err != nil {
 		return statementError(ctx, "setting the password of role "+role, err)

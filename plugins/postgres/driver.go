@@ -29,6 +29,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/passman-dev/passman/plugins/sdk"
 )
@@ -62,7 +63,11 @@ func New(opts ...Option) *Driver {
 	return d
 }
 
-var _ sdk.Driver = (*Driver)(nil)
+var (
+	_ sdk.Driver   = (*Driver)(nil)
+	_ sdk.Rotator  = (*Driver)(nil)
+	_ sdk.Preparer = (*Driver)(nil)
+)
 
 // Describe says what the driver manages and which parameters it reads.
 func (d *Driver) Describe(context.Context) (*sdk.Description, error) {
@@ -98,6 +103,34 @@ func (d *Driver) Check(ctx context.Context, req *sdk.CheckRequest) (*sdk.CheckRe
 // its current password or, when the request says so, as the reconcile
 // account.
 func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.ChangeResult, error) {
+	p, err := d.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.change(ctx); err != nil {
+		return nil, err
+	}
+	return &sdk.ChangeResult{}, nil
+}
+
+// Rotate sets the account's new password, as Change does, and then logs in
+// with it.
+func (d *Driver) Rotate(ctx context.Context, req *sdk.ChangeRequest) (*sdk.RotateResult, error) {
+	p, err := d.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return p.Rotate(ctx)
+}
+
+// Prepare logs in as the role that will set the new password, the account
+// itself or the reconcile account, and computes the new password's SCRAM
+// verifier, changing nothing.
+func (d *Driver) Prepare(ctx context.Context, req *sdk.ChangeRequest) (sdk.Prepared, error) {
+	return d.prepare(ctx, req)
+}
+
+func (d *Driver) prepare(ctx context.Context, req *sdk.ChangeRequest) (*prepared, error) {
 	cfg, err := parseConfig(req.Target)
 	if err != nil {
 		return nil, err
@@ -107,19 +140,60 @@ func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 	}
 	log := d.log.With("job_id", req.JobID, "account", req.Account,
 		"address", cfg.addr(), "reconcile", req.Reconcile != nil)
-	log.Debug("changing credential")
-
+	verifier, err := verifierOf(req.New)
+	if err != nil {
+		return nil, err
+	}
 	as := login{role: req.Account, password: req.Current}
 	if req.Reconcile != nil {
 		as = login{role: req.Reconcile.Account, password: req.Reconcile.Credential.Value}
 	}
-	if err := setPassword(ctx, cfg, as, req.Account, req.New); err != nil {
+	conn, err := connect(ctx, cfg, as)
+	if err != nil {
 		log.Debug("change failed", "error", err)
 		return nil, err
 	}
-	log.Info("credential changed")
-	return &sdk.ChangeResult{}, nil
+	return &prepared{cfg: cfg, req: req, conn: conn, verifier: verifier, log: log}, nil
 }
+
+// prepared is a change whose connection is logged in as the role that
+// makes it.
+type prepared struct {
+	cfg      *config
+	req      *sdk.ChangeRequest
+	conn     *pgx.Conn
+	verifier string
+	log      hclog.Logger
+}
+
+// change sets the new password and closes the connection.
+func (p *prepared) change(ctx context.Context) error {
+	p.log.Debug("changing credential")
+	err := alterPassword(ctx, p.conn, p.req.Account, p.verifier)
+	closeConn(p.conn)
+	if err != nil {
+		p.log.Debug("change failed", "error", err)
+		return err
+	}
+	p.log.Info("credential changed")
+	return nil
+}
+
+// Rotate sets the new password, then logs in with it.
+func (p *prepared) Rotate(ctx context.Context) (*sdk.RotateResult, error) {
+	if err := p.change(ctx); err != nil {
+		return nil, err
+	}
+	err := check(ctx, p.cfg, login{role: p.req.Account, password: p.req.New})
+	if err != nil {
+		p.log.Debug("login with the new password failed", "error", err)
+		return &sdk.RotateResult{CheckErr: sdk.Annotate(err, "logging in with the new password")}, nil
+	}
+	return &sdk.RotateResult{}, nil
+}
+
+// Close drops the change and logs out.
+func (p *prepared) Close() { closeConn(p.conn) }
 
 // checkChange validates what a change request asks for before anything
 // is sent to the server.

@@ -66,8 +66,9 @@ func New(opts ...Option) *Driver {
 }
 
 var (
-	_ sdk.Driver  = (*Driver)(nil)
-	_ sdk.Rotator = (*Driver)(nil)
+	_ sdk.Driver   = (*Driver)(nil)
+	_ sdk.Rotator  = (*Driver)(nil)
+	_ sdk.Preparer = (*Driver)(nil)
 )
 
 // Describe says what the driver manages and which parameters it reads.
@@ -133,6 +134,17 @@ func (d *Driver) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 // login is the one the agent asks for after a change, so a rotation logs
 // in twice, not three times.
 func (d *Driver) Rotate(ctx context.Context, req *sdk.ChangeRequest) (*sdk.RotateResult, error) {
+	p, err := d.Prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return p.Rotate(ctx)
+}
+
+// Prepare logs in as the account that will make the change, changing
+// nothing: the account itself with its current password, or the
+// reconcile account.
+func (d *Driver) Prepare(ctx context.Context, req *sdk.ChangeRequest) (sdk.Prepared, error) {
 	cfg, err := parseConfig(req.Target)
 	if err != nil {
 		return nil, err
@@ -142,21 +154,44 @@ func (d *Driver) Rotate(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Rotat
 	}
 	log := d.log.With("job_id", req.JobID, "account", req.Account,
 		"address", cfg.addr, "reconcile", req.Reconcile != nil)
-	log.Debug("changing credential")
-
-	if req.Reconcile != nil {
-		err = reconcile(ctx, cfg, req)
-	} else {
-		err = changeOwn(ctx, cfg, req)
-	}
+	s, err := login(ctx, cfg, req)
 	if err != nil {
 		log.Debug("change failed", "error", err)
 		return nil, err
 	}
-	log.Info("credential changed")
-	if e := verifyNew(ctx, cfg, req); e != nil {
-		log.Debug("login with the new password failed", "error", e)
+	return &prepared{cfg: cfg, req: req, s: s, log: log}, nil
+}
+
+// prepared is a change whose session is logged in.
+type prepared struct {
+	cfg *config
+	req *sdk.ChangeRequest
+	s   *session
+	log hclog.Logger
+}
+
+// Rotate makes the change on the prepared session, then logs in with the
+// new password.
+func (p *prepared) Rotate(ctx context.Context) (*sdk.RotateResult, error) {
+	p.log.Debug("changing credential")
+	var err error
+	if p.req.Reconcile != nil {
+		err = reconcile(ctx, p.cfg, p.s, p.req)
+	} else {
+		err = changeOwn(ctx, p.cfg, p.s, p.req)
+	}
+	p.s.close()
+	if err != nil {
+		p.log.Debug("change failed", "error", err)
+		return nil, err
+	}
+	p.log.Info("credential changed")
+	if e := verifyNew(ctx, p.cfg, p.req); e != nil {
+		p.log.Debug("login with the new password failed", "error", e)
 		return &sdk.RotateResult{CheckErr: e}, nil
 	}
 	return &sdk.RotateResult{}, nil
 }
+
+// Close drops the change and logs out.
+func (p *prepared) Close() { p.s.close() }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"sync/atomic"
 
@@ -81,11 +82,50 @@ func (s *grpcServer) Rotate(
 	if err != nil {
 		return &driverv1.RotateResponse{ChangeFailure: toFailure(ctx, err)}, nil
 	}
+	return rotateResponse(res), nil
+}
+
+// RotateWhenReady prepares the change of the stream's first message and
+// makes it only when the second message says to proceed. A change that
+// cannot be prepared is answered at once; one the agent does not let
+// proceed is dropped unmade.
+func (s *grpcServer) RotateWhenReady(
+	stream grpc.ClientStreamingServer[driverv1.RotateStep, driverv1.RotateResponse],
+) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if first.GetChange() == nil {
+		return status.Error(codes.InvalidArgument, "the first message carries no change")
+	}
+	p, err := Prepare(ctx, s.impl, changeFromProto(first.GetChange()))
+	if err != nil {
+		return stream.SendAndClose(&driverv1.RotateResponse{ChangeFailure: toFailure(ctx, err)})
+	}
+	next, err := stream.Recv()
+	if err != nil || !next.GetProceed() {
+		p.Close()
+		if err == nil {
+			err = status.Error(codes.Canceled, "the change was not let proceed")
+		}
+		return err
+	}
+	res, err := p.Rotate(ctx)
+	if err != nil {
+		return stream.SendAndClose(&driverv1.RotateResponse{ChangeFailure: toFailure(ctx, err)})
+	}
+	return stream.SendAndClose(rotateResponse(res))
+}
+
+// rotateResponse encodes the result of a rotation whose change succeeded.
+func rotateResponse(res *RotateResult) *driverv1.RotateResponse {
 	resp := &driverv1.RotateResponse{HostKey: res.HostKey}
 	if res.CheckErr != nil {
 		resp.CheckFailure = fromError(res.CheckErr)
 	}
-	return resp, nil
+	return resp
 }
 
 func changeFromProto(req *driverv1.ChangeRequest) *ChangeRequest {
@@ -148,7 +188,12 @@ type grpcClient struct {
 	// noRotate is set once the plugin answered that it has no Rotate, as
 	// one built with an older SDK: rotations then take two calls.
 	noRotate atomic.Bool
+	// noPrepare is set once the plugin answered that it has no
+	// RotateWhenReady: changes are then made in one call once allowed.
+	noPrepare atomic.Bool
 }
+
+var _ Preparer = (*grpcClient)(nil)
 
 // NewGRPCClient returns a Driver that calls the driver served on conn. Its
 // errors are all *Error: the driver's own, or one saying why the call did
@@ -219,6 +264,11 @@ func (c *grpcClient) Rotate(ctx context.Context, req *ChangeRequest) (*RotateRes
 	if err != nil {
 		return nil, callError(ctx, err)
 	}
+	return rotateResult(resp)
+}
+
+// rotateResult decodes a plugin's answer to a rotation.
+func rotateResult(resp *driverv1.RotateResponse) (*RotateResult, error) {
 	if f := resp.GetChangeFailure(); f != nil {
 		return nil, fromFailure(f)
 	}
@@ -228,6 +278,60 @@ func (c *grpcClient) Rotate(ctx context.Context, req *ChangeRequest) (*RotateRes
 	}
 	return out, nil
 }
+
+// Prepare sends the change to the plugin, which gets it ready while the
+// caller decides: Rotate lets it proceed, Close drops it. It fails only
+// when the plugin cannot be reached; the plugin's own answer comes with
+// Rotate.
+func (c *grpcClient) Prepare(ctx context.Context, req *ChangeRequest) (Prepared, error) {
+	if c.noPrepare.Load() {
+		return &deferred{d: c, req: req}, nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stream, err := c.c.RotateWhenReady(sctx)
+	if err == nil {
+		err = stream.Send(&driverv1.RotateStep{Change: changeToProto(req)})
+	}
+	// io.EOF says the plugin answered already: Rotate reads the answer.
+	if err != nil && !errors.Is(err, io.EOF) {
+		cancel()
+		return nil, callError(ctx, err)
+	}
+	return &remotePrepared{c: c, ctx: ctx, stream: stream, cancel: cancel, req: req}, nil
+}
+
+// remotePrepared is a change a plugin is getting ready on a stream.
+type remotePrepared struct {
+	c      *grpcClient
+	ctx    context.Context
+	stream grpc.ClientStreamingClient[driverv1.RotateStep, driverv1.RotateResponse]
+	cancel context.CancelFunc
+	req    *ChangeRequest
+}
+
+// Rotate lets the plugin make the change and returns its answer. A plugin
+// without RotateWhenReady made nothing: the change is then made with
+// Rotate.
+func (p *remotePrepared) Rotate(ctx context.Context) (*RotateResult, error) {
+	defer p.cancel()
+	stop := context.AfterFunc(ctx, p.cancel)
+	defer stop()
+	// A failed send shows in the answer: the plugin answered already, or
+	// the stream broke.
+	_ = p.stream.Send(&driverv1.RotateStep{Proceed: true})
+	resp, err := p.stream.CloseAndRecv()
+	if status.Code(err) == codes.Unimplemented {
+		p.c.noPrepare.Store(true)
+		return p.c.Rotate(ctx, p.req)
+	}
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	return rotateResult(resp)
+}
+
+// Close drops the change: the stream ends without leave to proceed.
+func (p *remotePrepared) Close() { p.cancel() }
 
 func changeToProto(req *ChangeRequest) *driverv1.ChangeRequest {
 	c := &driverv1.ChangeRequest{

@@ -51,11 +51,17 @@ func (d *twoStepDriver) Change(context.Context, *ChangeRequest) (*ChangeResult, 
 	return &ChangeResult{HostKey: d.changeKey}, nil
 }
 
-// legacyServer is a plugin built before Rotate existed.
+// legacyServer is a plugin built before Rotate and RotateWhenReady
+// existed.
 type legacyServer struct{ *grpcServer }
 
 func (legacyServer) Rotate(context.Context, *driverv1.ChangeRequest) (*driverv1.RotateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Rotate not implemented")
+}
+
+func (legacyServer) RotateWhenReady(
+	grpc.ClientStreamingServer[driverv1.RotateStep, driverv1.RotateResponse]) error {
+	return status.Error(codes.Unimplemented, "method RotateWhenReady not implemented")
 }
 
 // serveLegacy serves d as a plugin without Rotate would.

@@ -63,7 +63,8 @@ func Serve(d Driver) {
 // server with.
 func newGRPCServer(log hclog.Logger) func([]grpc.ServerOption) *grpc.Server {
 	return func(opts []grpc.ServerOption) *grpc.Server {
-		opts = append(opts, grpc.ChainUnaryInterceptor(recoverPanics(log)))
+		opts = append(opts, grpc.ChainUnaryInterceptor(recoverPanics(log)),
+			grpc.ChainStreamInterceptor(recoverStreamPanics(log)))
 		return grpc.NewServer(opts...)
 	}
 }
@@ -84,5 +85,21 @@ func recoverPanics(log hclog.Logger) grpc.UnaryServerInterceptor {
 			}
 		}()
 		return next(ctx, req)
+	}
+}
+
+// recoverStreamPanics is recoverPanics for a streaming request.
+func recoverStreamPanics(log hclog.Logger) grpc.StreamServerInterceptor {
+	return func(
+		srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler,
+	) (err error) {
+		defer func() {
+			if recover() != nil {
+				log.Error("driver panicked", "method", info.FullMethod,
+					"stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "the driver panicked")
+			}
+		}()
+		return next(srv, ss)
 	}
 }

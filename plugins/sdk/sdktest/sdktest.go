@@ -14,6 +14,11 @@
 //     with auth_failed;
 //   - rotate: sdk.Rotate, the change and the login after it in one call as
 //     an agent makes it, succeeds and leaves the new value in place;
+//   - prepare: sdk.Prepare, as an agent gets a change ready while its
+//     server records the job's start, changes nothing until the change is
+//     let proceed, nothing when it is dropped, fails with auth_failed for
+//     a wrong current value, and leaves the new value in place once let
+//     proceed;
 //   - wrong current: Change with a wrong current value fails with
 //     auth_failed and the target keeps its value;
 //   - replay: the same change sent twice, with the same job id and values,
@@ -127,6 +132,7 @@ func run(t *testing.T, d sdk.Driver, tgt Target, opts runOptions) {
 		{"missing parameters", s.missingParams},
 		{"change", s.change},
 		{"rotate", s.rotate},
+		{"prepare", s.prepare},
 		{"wrong current", s.wrongCurrent},
 		{"replay", s.replay},
 		{"deadline", s.deadline},

@@ -36,6 +36,7 @@ var faults = []struct{ name, want string }{
 	{"replay breaks the account", "--- FAIL: TestFaultyDriver/replay"},
 	{"reconcile ignored", "want a failure with reason unsupported"},
 	{"describes another type", "do not include \"password\""},
+	{"prepare changes the target", "a change that was prepared and dropped changed the account"},
 }
 
 // TestSuiteFindsFaults runs the suite against the file driver with one
@@ -159,6 +160,18 @@ func (f *faulty) Change(ctx context.Context, req *sdk.ChangeRequest) (*sdk.Chang
 		}
 	}
 	return f.Driver.Change(ctx, req)
+}
+
+// Prepare gets a change ready as the file driver does, which is making
+// it whole when let proceed, unless the fault makes it change the target
+// at once.
+func (f *faulty) Prepare(ctx context.Context, req *sdk.ChangeRequest) (sdk.Prepared, error) {
+	if f.fault == "prepare changes the target" {
+		if _, err := f.Driver.Change(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return sdk.Prepare(ctx, f.Driver, req)
 }
 
 // replayed reports whether a job id was seen before.

@@ -127,12 +127,20 @@ func (s *suite) rotate(t *testing.T) {
 	ctx, cancel := s.callContext(t)
 	res, err := sdk.Rotate(ctx, s.d, s.request(old, next, nil))
 	cancel()
-	if !s.wantOK(t, "Rotate", err) {
+	s.rotated(t, "Rotate", res, err, old, next)
+}
+
+// rotated checks what a rotation from old to next answered: it worked,
+// and so did its login with next, and the account now holds next.
+func (s *suite) rotated(t *testing.T, what string, res *sdk.RotateResult, err error,
+	old, next sdk.Secret) {
+	t.Helper()
+	if !s.wantOK(t, what, err) {
 		return
 	}
 	if res.CheckErr != nil {
-		t.Errorf("Rotate: logging in with the new value failed: reason %s",
-			s.reason(t, "Rotate's login", res.CheckErr))
+		t.Errorf("%s: logging in with the new value failed: reason %s", what,
+			s.reason(t, what+"'s login", res.CheckErr))
 	}
 	if s.wantHolds(t, next, old) {
 		s.current = next

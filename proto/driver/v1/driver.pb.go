@@ -716,6 +716,62 @@ func (x *ChangeResponse) GetHostKey() string {
 	return ""
 }
 
+// RotateStep is one message of RotateWhenReady: the change, then whether
+// to make it.
+type RotateStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// change is set in the first message only.
+	Change *ChangeRequest `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	// proceed, in the second message, lets the plugin make the change.
+	Proceed       bool `protobuf:"varint,2,opt,name=proceed,proto3" json:"proceed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateStep) Reset() {
+	*x = RotateStep{}
+	mi := &file_driver_v1_driver_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateStep) ProtoMessage() {}
+
+func (x *RotateStep) ProtoReflect() protoreflect.Message {
+	mi := &file_driver_v1_driver_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateStep.ProtoReflect.Descriptor instead.
+func (*RotateStep) Descriptor() ([]byte, []int) {
+	return file_driver_v1_driver_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RotateStep) GetChange() *ChangeRequest {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *RotateStep) GetProceed() bool {
+	if x != nil {
+		return x.Proceed
+	}
+	return false
+}
+
 // RotateResponse is the outcome of a change and of the login after it.
 type RotateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -732,7 +788,7 @@ type RotateResponse struct {
 
 func (x *RotateResponse) Reset() {
 	*x = RotateResponse{}
-	mi := &file_driver_v1_driver_proto_msgTypes[11]
+	mi := &file_driver_v1_driver_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +800,7 @@ func (x *RotateResponse) String() string {
 func (*RotateResponse) ProtoMessage() {}
 
 func (x *RotateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_driver_v1_driver_proto_msgTypes[11]
+	mi := &file_driver_v1_driver_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +813,7 @@ func (x *RotateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateResponse.ProtoReflect.Descriptor instead.
 func (*RotateResponse) Descriptor() ([]byte, []int) {
-	return file_driver_v1_driver_proto_rawDescGZIP(), []int{11}
+	return file_driver_v1_driver_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RotateResponse) GetChangeFailure() *Failure {
@@ -836,16 +892,21 @@ const file_driver_v1_driver_proto_rawDesc = "" +
 	"\treconcile\x18\a \x01(\v2\x18.passman.driver.v1.LoginR\treconcile\"a\n" +
 	"\x0eChangeResponse\x124\n" +
 	"\afailure\x18\x01 \x01(\v2\x1a.passman.driver.v1.FailureR\afailure\x12\x19\n" +
-	"\bhost_key\x18\x02 \x01(\tR\ahostKey\"\xaf\x01\n" +
+	"\bhost_key\x18\x02 \x01(\tR\ahostKey\"`\n" +
+	"\n" +
+	"RotateStep\x128\n" +
+	"\x06change\x18\x01 \x01(\v2 .passman.driver.v1.ChangeRequestR\x06change\x12\x18\n" +
+	"\aproceed\x18\x02 \x01(\bR\aproceed\"\xaf\x01\n" +
 	"\x0eRotateResponse\x12A\n" +
 	"\x0echange_failure\x18\x01 \x01(\v2\x1a.passman.driver.v1.FailureR\rchangeFailure\x12?\n" +
 	"\rcheck_failure\x18\x02 \x01(\v2\x1a.passman.driver.v1.FailureR\fcheckFailure\x12\x19\n" +
-	"\bhost_key\x18\x03 \x01(\tR\ahostKey2\xc7\x02\n" +
+	"\bhost_key\x18\x03 \x01(\tR\ahostKey2\x9e\x03\n" +
 	"\x06Driver\x12S\n" +
 	"\bDescribe\x12\".passman.driver.v1.DescribeRequest\x1a#.passman.driver.v1.DescribeResponse\x12J\n" +
 	"\x05Check\x12\x1f.passman.driver.v1.CheckRequest\x1a .passman.driver.v1.CheckResponse\x12M\n" +
 	"\x06Change\x12 .passman.driver.v1.ChangeRequest\x1a!.passman.driver.v1.ChangeResponse\x12M\n" +
-	"\x06Rotate\x12 .passman.driver.v1.ChangeRequest\x1a!.passman.driver.v1.RotateResponseB9Z7github.com/passman-dev/passman/proto/driver/v1;driverv1b\x06proto3"
+	"\x06Rotate\x12 .passman.driver.v1.ChangeRequest\x1a!.passman.driver.v1.RotateResponse\x12U\n" +
+	"\x0fRotateWhenReady\x12\x1d.passman.driver.v1.RotateStep\x1a!.passman.driver.v1.RotateResponse(\x01B9Z7github.com/passman-dev/passman/proto/driver/v1;driverv1b\x06proto3"
 
 var (
 	file_driver_v1_driver_proto_rawDescOnce sync.Once
@@ -859,7 +920,7 @@ func file_driver_v1_driver_proto_rawDescGZIP() []byte {
 	return file_driver_v1_driver_proto_rawDescData
 }
 
-var file_driver_v1_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_driver_v1_driver_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_driver_v1_driver_proto_goTypes = []any{
 	(*Failure)(nil),          // 0: passman.driver.v1.Failure
 	(*Param)(nil),            // 1: passman.driver.v1.Param
@@ -872,11 +933,12 @@ var file_driver_v1_driver_proto_goTypes = []any{
 	(*CheckResponse)(nil),    // 8: passman.driver.v1.CheckResponse
 	(*ChangeRequest)(nil),    // 9: passman.driver.v1.ChangeRequest
 	(*ChangeResponse)(nil),   // 10: passman.driver.v1.ChangeResponse
-	(*RotateResponse)(nil),   // 11: passman.driver.v1.RotateResponse
-	nil,                      // 12: passman.driver.v1.Target.ParamsEntry
+	(*RotateStep)(nil),       // 11: passman.driver.v1.RotateStep
+	(*RotateResponse)(nil),   // 12: passman.driver.v1.RotateResponse
+	nil,                      // 13: passman.driver.v1.Target.ParamsEntry
 }
 var file_driver_v1_driver_proto_depIdxs = []int32{
-	12, // 0: passman.driver.v1.Target.params:type_name -> passman.driver.v1.Target.ParamsEntry
+	13, // 0: passman.driver.v1.Target.params:type_name -> passman.driver.v1.Target.ParamsEntry
 	3,  // 1: passman.driver.v1.Login.credential:type_name -> passman.driver.v1.Credential
 	1,  // 2: passman.driver.v1.DescribeResponse.params:type_name -> passman.driver.v1.Param
 	0,  // 3: passman.driver.v1.DescribeResponse.failure:type_name -> passman.driver.v1.Failure
@@ -886,21 +948,24 @@ var file_driver_v1_driver_proto_depIdxs = []int32{
 	2,  // 7: passman.driver.v1.ChangeRequest.target:type_name -> passman.driver.v1.Target
 	4,  // 8: passman.driver.v1.ChangeRequest.reconcile:type_name -> passman.driver.v1.Login
 	0,  // 9: passman.driver.v1.ChangeResponse.failure:type_name -> passman.driver.v1.Failure
-	0,  // 10: passman.driver.v1.RotateResponse.change_failure:type_name -> passman.driver.v1.Failure
-	0,  // 11: passman.driver.v1.RotateResponse.check_failure:type_name -> passman.driver.v1.Failure
-	5,  // 12: passman.driver.v1.Driver.Describe:input_type -> passman.driver.v1.DescribeRequest
-	7,  // 13: passman.driver.v1.Driver.Check:input_type -> passman.driver.v1.CheckRequest
-	9,  // 14: passman.driver.v1.Driver.Change:input_type -> passman.driver.v1.ChangeRequest
-	9,  // 15: passman.driver.v1.Driver.Rotate:input_type -> passman.driver.v1.ChangeRequest
-	6,  // 16: passman.driver.v1.Driver.Describe:output_type -> passman.driver.v1.DescribeResponse
-	8,  // 17: passman.driver.v1.Driver.Check:output_type -> passman.driver.v1.CheckResponse
-	10, // 18: passman.driver.v1.Driver.Change:output_type -> passman.driver.v1.ChangeResponse
-	11, // 19: passman.driver.v1.Driver.Rotate:output_type -> passman.driver.v1.RotateResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 10: passman.driver.v1.RotateStep.change:type_name -> passman.driver.v1.ChangeRequest
+	0,  // 11: passman.driver.v1.RotateResponse.change_failure:type_name -> passman.driver.v1.Failure
+	0,  // 12: passman.driver.v1.RotateResponse.check_failure:type_name -> passman.driver.v1.Failure
+	5,  // 13: passman.driver.v1.Driver.Describe:input_type -> passman.driver.v1.DescribeRequest
+	7,  // 14: passman.driver.v1.Driver.Check:input_type -> passman.driver.v1.CheckRequest
+	9,  // 15: passman.driver.v1.Driver.Change:input_type -> passman.driver.v1.ChangeRequest
+	9,  // 16: passman.driver.v1.Driver.Rotate:input_type -> passman.driver.v1.ChangeRequest
+	11, // 17: passman.driver.v1.Driver.RotateWhenReady:input_type -> passman.driver.v1.RotateStep
+	6,  // 18: passman.driver.v1.Driver.Describe:output_type -> passman.driver.v1.DescribeResponse
+	8,  // 19: passman.driver.v1.Driver.Check:output_type -> passman.driver.v1.CheckResponse
+	10, // 20: passman.driver.v1.Driver.Change:output_type -> passman.driver.v1.ChangeResponse
+	12, // 21: passman.driver.v1.Driver.Rotate:output_type -> passman.driver.v1.RotateResponse
+	12, // 22: passman.driver.v1.Driver.RotateWhenReady:output_type -> passman.driver.v1.RotateResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_driver_v1_driver_proto_init() }
@@ -914,7 +979,7 @@ func file_driver_v1_driver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_driver_v1_driver_proto_rawDesc), len(file_driver_v1_driver_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

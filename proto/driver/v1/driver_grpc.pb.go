@@ -35,10 +35,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Driver_Describe_FullMethodName = "/passman.driver.v1.Driver/Describe"
-	Driver_Check_FullMethodName    = "/passman.driver.v1.Driver/Check"
-	Driver_Change_FullMethodName   = "/passman.driver.v1.Driver/Change"
-	Driver_Rotate_FullMethodName   = "/passman.driver.v1.Driver/Rotate"
+	Driver_Describe_FullMethodName        = "/passman.driver.v1.Driver/Describe"
+	Driver_Check_FullMethodName           = "/passman.driver.v1.Driver/Check"
+	Driver_Change_FullMethodName          = "/passman.driver.v1.Driver/Change"
+	Driver_Rotate_FullMethodName          = "/passman.driver.v1.Driver/Rotate"
+	Driver_RotateWhenReady_FullMethodName = "/passman.driver.v1.Driver/RotateWhenReady"
 )
 
 // DriverClient is the client API for Driver service.
@@ -57,6 +58,16 @@ type DriverClient interface {
 	// the new credential: one call where two would cross the plugin's
 	// connection. The SDK serves it for every driver from Change and Check.
 	Rotate(ctx context.Context, in *ChangeRequest, opts ...grpc.CallOption) (*RotateResponse, error)
+	// RotateWhenReady is Rotate in two steps on one stream. The first
+	// message carries the change: the plugin prepares it, changing nothing
+	// on the target (a driver may connect and log in). The second says
+	// whether to go on: only with proceed set does the plugin make the
+	// change, and then it answers as Rotate. A stream that ends or is
+	// canceled before that second message changes nothing. A change that
+	// cannot be prepared is answered at once with its change_failure. The
+	// agent prepares a change this way while its server records that the
+	// job starts.
+	RotateWhenReady(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RotateStep, RotateResponse], error)
 }
 
 type driverClient struct {
@@ -107,6 +118,19 @@ func (c *driverClient) Rotate(ctx context.Context, in *ChangeRequest, opts ...gr
 	return out, nil
 }
 
+func (c *driverClient) RotateWhenReady(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RotateStep, RotateResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Driver_ServiceDesc.Streams[0], Driver_RotateWhenReady_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RotateStep, RotateResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Driver_RotateWhenReadyClient = grpc.ClientStreamingClient[RotateStep, RotateResponse]
+
 // DriverServer is the server API for Driver service.
 // All implementations must embed UnimplementedDriverServer
 // for forward compatibility.
@@ -123,6 +147,16 @@ type DriverServer interface {
 	// the new credential: one call where two would cross the plugin's
 	// connection. The SDK serves it for every driver from Change and Check.
 	Rotate(context.Context, *ChangeRequest) (*RotateResponse, error)
+	// RotateWhenReady is Rotate in two steps on one stream. The first
+	// message carries the change: the plugin prepares it, changing nothing
+	// on the target (a driver may connect and log in). The second says
+	// whether to go on: only with proceed set does the plugin make the
+	// change, and then it answers as Rotate. A stream that ends or is
+	// canceled before that second message changes nothing. A change that
+	// cannot be prepared is answered at once with its change_failure. The
+	// agent prepares a change this way while its server records that the
+	// job starts.
+	RotateWhenReady(grpc.ClientStreamingServer[RotateStep, RotateResponse]) error
 	mustEmbedUnimplementedDriverServer()
 }
 
@@ -144,6 +178,9 @@ func (UnimplementedDriverServer) Change(context.Context, *ChangeRequest) (*Chang
 }
 func (UnimplementedDriverServer) Rotate(context.Context, *ChangeRequest) (*RotateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Rotate not implemented")
+}
+func (UnimplementedDriverServer) RotateWhenReady(grpc.ClientStreamingServer[RotateStep, RotateResponse]) error {
+	return status.Error(codes.Unimplemented, "method RotateWhenReady not implemented")
 }
 func (UnimplementedDriverServer) mustEmbedUnimplementedDriverServer() {}
 func (UnimplementedDriverServer) testEmbeddedByValue()                {}
@@ -238,6 +275,13 @@ func _Driver_Rotate_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Driver_RotateWhenReady_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(DriverServer).RotateWhenReady(&grpc.GenericServerStream[RotateStep, RotateResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Driver_RotateWhenReadyServer = grpc.ClientStreamingServer[RotateStep, RotateResponse]
+
 // Driver_ServiceDesc is the grpc.ServiceDesc for Driver service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -262,6 +306,12 @@ var Driver_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Driver_Rotate_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "RotateWhenReady",
+			Handler:       _Driver_RotateWhenReady_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "driver/v1/driver.proto",
 }
