@@ -551,6 +551,48 @@ func TestPreparedChanges(t *testing.T) {
 	})
 }
 
+// TestStartRequests checks the request that the server record jobs as
+// started: one that gets no answer is sent again, and the job runs once
+// the server answers; one never answered before the job's deadline runs
+// nothing, drops the change its driver got ready, and tells the server
+// that the job did not start.
+func TestStartRequests(t *testing.T) {
+	bus := newTestBus(t)
+	dir := bus.enrollAgent(t, "a1")
+	fake := newFakeDriver()
+	drv := &preparingFake{fakeDriver: fake}
+	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+
+	t.Run("sent again until answered", func(t *testing.T) {
+		fake.set("again", "cur")
+		bus.dropAccepts(1)
+		bus.send(t, "a1", bus.job(t, "a1", "a1", time.Minute, changeJob("j-again", "again", "cur", "next")))
+		if ev := bus.waitEvent(t, "j-again", 2, wire.EventResult); !ev.OK {
+			t.Fatalf("result reason %s", ev.Reason)
+		}
+		if fake.value("again") != "next" {
+			t.Error("the target does not hold the new value")
+		}
+	})
+
+	t.Run("never answered", func(t *testing.T) {
+		fake.set("silent", "cur")
+		bus.dropAccepts(1000)
+		defer bus.dropAccepts(0)
+		dropped := drv.dropped.Load()
+		bus.send(t, "a1", bus.job(t, "a1", "a1", 2*time.Second,
+			changeJob("j-silent", "silent", "cur", "next")))
+		ev := bus.waitEvent(t, "j-silent", 1, wire.EventRefused)
+		if ev.Reason != ReasonNotStarted {
+			t.Errorf("refused: reason %s, want %s", ev.Reason, ReasonNotStarted)
+		}
+		if fake.value("silent") != "cur" || drv.dropped.Load() != dropped+1 {
+			t.Errorf("the target changed: %v; prepared changes dropped: %d, want %d",
+				fake.value("silent") != "cur", drv.dropped.Load(), dropped+1)
+		}
+	})
+}
+
 // TestStopHandsBackWaitingJobs stops an agent while every slot is busy and
 // one more job waits for it. The running jobs end first; the waiting one
 // is left in JetStream unrun and unsettled by this agent, whether it never

@@ -76,6 +76,9 @@ type testBus struct {
 	started map[string]bool
 	// reports says how the bus answers reports sent in requests.
 	reports reportAnswer
+	// acceptDrops is how many of the next requests to start jobs the bus
+	// ignores, as a server that never got them.
+	acceptDrops int
 	// streamed counts the reports that came through the event stream.
 	streamed int
 }
@@ -97,6 +100,13 @@ func (b *testBus) answerReports(how reportAnswer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reports = how
+}
+
+// dropAccepts makes the bus ignore the next n requests to start jobs.
+func (b *testBus) dropAccepts(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.acceptDrops = n
 }
 
 // reportsStreamed returns how many reports came through the event stream.
@@ -290,6 +300,15 @@ func (b *testBus) consumeEvents() {
 	}
 	b.t.Cleanup(cc.Stop)
 	b.serve(wire.AcceptSubjects, func(m *nats.Msg) {
+		b.mu.Lock()
+		drop := b.acceptDrops > 0
+		if drop {
+			b.acceptDrops--
+		}
+		b.mu.Unlock()
+		if drop {
+			return
+		}
 		started := b.recordAccept(wire.AgentOf(m.Subject), m.Data)
 		reply, _ := json.Marshal(&wire.AcceptReply{Started: started})
 		_ = m.Respond(reply)

@@ -62,6 +62,8 @@ type agent struct {
 	offers       sync.RWMutex
 	offersClosed bool
 	reports      *reporter
+	// answers routes the answers to the requests to record starts.
+	answers *answers
 	// opener opens the agent's envelopes, decapsulating each key once.
 	opener *wire.Opener
 	// described caches each driver's description for the heartbeats.
@@ -83,6 +85,10 @@ func newAgent(cfg Config, log hclog.Logger, id *identity, j *journal) (*agent, e
 		running: make(chan struct{}, cfg.MaxInFlight),
 		slots:   make(chan struct{}, cfg.MaxInFlight), opener: wire.NewOpener(id.keys, id.info.JobsKey)}
 	a.reports = newReporter(a)
+	if a.answers, err = newAnswers(nc); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -255,11 +261,15 @@ type taken struct {
 	refusals []refusal
 	// synced waits until the new jobs' records are on disk.
 	synced func() error
+	// start is the request, sent already, that the server record the
+	// new jobs as started.
+	start *startRequest
 }
 
 // take decodes a message of jobs, sorts out those it refuses for their
-// deadline or because it took them before, and reserves the new ones in
-// the journal. It settles a message it does not take and reports false.
+// deadline or because it took them before, reserves the new ones in the
+// journal, and asks the server at once to record them as started. It
+// settles a message it does not take and reports false.
 func (a *agent) take(msg jobMsg) (*taken, bool) {
 	env, timely, refusals, ok := a.admit(msg)
 	if !ok {
@@ -269,27 +279,27 @@ func (a *agent) take(msg jobMsg) (*taken, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &taken{msg: msg, env: env, fresh: fresh, refusals: refusals, synced: synced}, true
+	return &taken{msg: msg, env: env, fresh: fresh, refusals: refusals, synced: synced,
+		start: a.sendStart(env, fresh)}, true
 }
 
 // work decides which jobs of t may run, opens them, has the server record
 // those it starts, runs them and answers for every one. ctx is never
 // done; each step has its own bound.
 func (a *agent) work(ctx context.Context, t *taken) {
-	// The new jobs' records sync, the server records them as started and
-	// their payloads open, all at the same time; no job runs before all
-	// three are done.
+	// The new jobs' records sync, the server records them as started,
+	// and their payloads open and their changes get ready, all at the
+	// same time; no job runs before all are done.
 	journaled := make(chan error, 1)
 	go func() { journaled <- t.synced() }()
-	accepted := make(chan acceptance, 1)
-	go func() { accepted <- a.accept(ctx, t.env, t.fresh) }()
 	var o opening
 	if len(t.fresh) > 0 {
 		o.ps, o.err = a.opener.Open(t.env)
 	}
 	runs, unfit := a.runnable(o, t.fresh)
 	a.prepare(ctx, runs)
-	runs, refusals, started := a.startable(ctx, <-accepted, runs, unfit, t.refusals)
+	acc := a.awaitStart(ctx, t.start)
+	runs, refusals, started := a.startable(ctx, acc, runs, unfit, t.refusals)
 	if err := <-journaled; err != nil {
 		a.journalFailed(ctx, t.msg, t.env, runs, refusals, started, err)
 		return
@@ -509,24 +519,51 @@ type acceptance struct {
 	err     error
 }
 
-// accept asks the server to record the jobs as started and returns those
-// it did: no other may start, since the server could not tell that it
-// touched the target.
-func (a *agent) accept(ctx context.Context, env *wire.Envelope, jobs []wire.JobHeader) acceptance {
+// startRequest is a request, sent already, that the server record jobs
+// as started.
+type startRequest struct {
+	env   *wire.Envelope
+	jobs  []wire.JobHeader
+	req   *pending
+	err   error
+	until time.Time
+}
+
+// sendStart asks the server to record jobs as started, without waiting
+// for its answer. It returns nil for no jobs.
+func (a *agent) sendStart(env *wire.Envelope, jobs []wire.JobHeader) *startRequest {
 	if len(jobs) == 0 {
-		return acceptance{}
+		return nil
 	}
 	r := &wire.Report{}
-	until := time.Now().Add(acceptWait)
+	sr := &startRequest{env: env, jobs: jobs, until: time.Now().Add(acceptWait)}
 	for _, h := range jobs {
 		r.Events = append(r.Events, wire.Event{Kind: wire.EventAccepted, JobID: h.JobID})
-		if h.Deadline.Before(until) {
-			until = h.Deadline
+		if h.Deadline.Before(sr.until) {
+			sr.until = h.Deadline
 		}
 	}
-	reply, err := a.requestStart(ctx, r, until)
+	data, err := a.signed(r)
 	if err != nil {
-		a.log.Warn("jobs not started", "job_id", firstJob(env), "jobs", len(jobs),
+		sr.err = err
+		return sr
+	}
+	sr.req = a.answers.send(wire.AcceptSubject(a.id.info.AgentID), data)
+	return sr
+}
+
+// awaitStart returns the jobs the server recorded as started: no other may
+// start, since the server could not tell that it touched the target.
+// Until the request's deadline, it sends the request again after any
+// attempt that got no answer: the server answers a request it recorded
+// already as it did the first time.
+func (a *agent) awaitStart(ctx context.Context, sr *startRequest) acceptance {
+	if sr == nil {
+		return acceptance{}
+	}
+	reply, err := sr.answer(ctx)
+	if err != nil {
+		a.log.Warn("jobs not started", "job_id", firstJob(sr.env), "jobs", len(sr.jobs),
 			"reason", "start_not_recorded", "error", err)
 		return acceptance{err: err}
 	}
@@ -535,6 +572,27 @@ func (a *agent) accept(ctx context.Context, env *wire.Envelope, jobs []wire.JobH
 		started[id] = true
 	}
 	return acceptance{started: started}
+}
+
+// answer waits for the server's answer to the request and decodes it.
+func (sr *startRequest) answer(ctx context.Context) (*wire.AcceptReply, error) {
+	if sr.err != nil {
+		return nil, sr.err
+	}
+	rctx, cancel := context.WithDeadline(ctx, sr.until)
+	defer cancel()
+	b, err := sr.req.await(rctx, startAttempt, sr.until)
+	if err != nil {
+		return nil, wrapf(err, "asking the server to record %d started jobs", len(sr.jobs))
+	}
+	reply := new(wire.AcceptReply)
+	if err := json.Unmarshal(b, reply); err != nil {
+		return nil, wrapf(err, "decoding the server's answer")
+	}
+	if reply.Error != "" {
+		return nil, errors.New("the server recorded none: " + reply.Error)
+	}
+	return reply, nil
 }
 
 // startable returns the jobs of runs that the server recorded as started,
@@ -573,43 +631,6 @@ func (a *agent) startable(ctx context.Context, acc acceptance, runs []*run,
 		a.log.Warn("job not started", "job_id", u.h.JobID, "reason", "not_waiting")
 	}
 	return taken, refusals, started
-}
-
-// requestStart sends the accepted events of r to the server and returns
-// its answer. Until until, it sends the same request again after any
-// failure to get an answer: the server answers a request it recorded
-// already as it did the first time.
-func (a *agent) requestStart(ctx context.Context, r *wire.Report, until time.Time) (
-	*wire.AcceptReply, error) {
-	data, err := a.signed(r)
-	if err != nil {
-		return nil, err
-	}
-	rctx, cancel := context.WithDeadline(ctx, until)
-	defer cancel()
-	subject := wire.AcceptSubject(a.id.info.AgentID)
-	for attempt := 0; ; attempt++ {
-		actx, cancelAttempt := context.WithTimeout(rctx, startAttempt)
-		msg, err := a.nc.RequestWithContext(actx, subject, data)
-		cancelAttempt()
-		if err == nil {
-			reply := new(wire.AcceptReply)
-			if err := json.Unmarshal(msg.Data, reply); err != nil {
-				return nil, wrapf(err, "decoding the server's answer")
-			}
-			if reply.Error != "" {
-				return nil, errors.New("the server recorded none: " + reply.Error)
-			}
-			return reply, nil
-		}
-		wait := backoff(attempt)
-		if time.Now().Add(wait).After(until) {
-			return nil, wrapf(err, "asking the server to record %d started jobs", len(r.Events))
-		}
-		a.log.Debug("start not recorded yet", "job_id", r.Events[0].JobID,
-			"jobs", len(r.Events), "error", err)
-		sleep(rctx, wait)
-	}
 }
 
 // releaseRuns releases what runs hold.
