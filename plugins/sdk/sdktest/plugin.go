@@ -96,7 +96,8 @@ func copyExecutable(t *testing.T, from, to string) {
 
 // hostDriver is the driver of a plugin host, asked for at each call as an
 // agent asks for it at each job, so that a plugin that died is started
-// again.
+// again. It rotates and prepares changes as the agent does, through the
+// protocol's Rotate and RotateWhenReady.
 type hostDriver struct {
 	host *plugins.Host
 	name string
@@ -126,4 +127,20 @@ func (h hostDriver) Change(
 		return nil, err
 	}
 	return d.Change(ctx, req)
+}
+
+func (h hostDriver) Rotate(ctx context.Context, req *sdk.ChangeRequest) (*sdk.RotateResult, error) {
+	d, err := h.host.Driver(h.name)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.Rotate(ctx, d, req)
+}
+
+func (h hostDriver) Prepare(ctx context.Context, req *sdk.ChangeRequest) (sdk.Prepared, error) {
+	d, err := h.host.Driver(h.name)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.Prepare(ctx, d, req)
 }
