@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/passman-dev/passman/internal/wire"
 	"github.com/passman-dev/passman/plugins/sdk"
@@ -11,11 +12,17 @@ import (
 // jobs start, each change of runs that may run at once: one that finds a
 // free running place, which it keeps until it ends. The driver changes
 // nothing before the change may proceed; a change not prepared is made
-// whole once it starts.
+// whole once it starts. Getting a change ready early shortens it only
+// while the machine has cores to spare, and costs the plugin's connection
+// a stream of its own: a busy agent, with as many jobs running as it has
+// cores, makes its changes whole.
 func (a *agent) prepare(ctx context.Context, runs []*run) {
 	for _, r := range runs {
 		if r.p.Op != wire.OpChange {
 			continue
+		}
+		if len(a.running) >= runtime.GOMAXPROCS(0) {
+			return
 		}
 		select {
 		case a.running <- struct{}{}:
