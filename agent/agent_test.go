@@ -493,16 +493,24 @@ func TestMaxInFlight(t *testing.T) {
 	}
 }
 
-// TestPreparedChanges checks the changes a driver gets ready while the
-// server records their start: one started is made, one the server does
-// not start is dropped unmade, and one that cannot be prepared fails as
-// its driver said, the target untouched.
-func TestPreparedChanges(t *testing.T) {
+// startPreparing starts agent a1 with one driver, fake, which prepares
+// its changes as drv.
+func startPreparing(t *testing.T) (*testBus, *fakeDriver, *preparingFake) {
+	t.Helper()
 	bus := newTestBus(t)
 	dir := bus.enrollAgent(t, "a1")
 	fake := newFakeDriver()
 	drv := &preparingFake{fakeDriver: fake}
 	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	return bus, fake, drv
+}
+
+// TestPreparedChanges checks the changes a driver gets ready while the
+// server records their start: one started is made, one the server does
+// not start is dropped unmade, and one that cannot be prepared fails as
+// its driver said, the target untouched.
+func TestPreparedChanges(t *testing.T) {
+	bus, fake, drv := startPreparing(t)
 
 	t.Run("a started change is made", func(t *testing.T) {
 		fake.set("made", "cur")
@@ -557,11 +565,7 @@ func TestPreparedChanges(t *testing.T) {
 // nothing, drops the change its driver got ready, and tells the server
 // that the job did not start.
 func TestStartRequests(t *testing.T) {
-	bus := newTestBus(t)
-	dir := bus.enrollAgent(t, "a1")
-	fake := newFakeDriver()
-	drv := &preparingFake{fakeDriver: fake}
-	startAgent(t, dir, fakeDrivers{"fake": drv}, nil)
+	bus, fake, drv := startPreparing(t)
 
 	t.Run("sent again until answered", func(t *testing.T) {
 		fake.set("again", "cur")
