@@ -30,42 +30,61 @@ func (a *agent) prepare(ctx context.Context, runs []*run) {
 			return
 		}
 		r.placed = true
-		var jctx context.Context
-		jctx, r.cancel = context.WithDeadline(ctx, r.h.Deadline)
-		r.req = changeRequest(r.p)
-		r.ready, r.readyErr = sdk.Prepare(jctx, r.d, r.req)
-		r.prepared = true
+		r.prep = newPreparation(ctx, r)
 	}
+}
+
+// preparation is a change the driver was asked to get ready: ready is
+// the change it got ready, or err why it could not; req is the change's
+// request, and cancel ends the change's context.
+type preparation struct {
+	ready  sdk.Prepared
+	err    error
+	req    *sdk.ChangeRequest
+	cancel context.CancelFunc
+}
+
+// newPreparation asks the driver of r to get its change ready, bounded
+// by the job's deadline.
+func newPreparation(ctx context.Context, r *run) *preparation {
+	p := &preparation{req: changeRequest(r.p)}
+	ctx, p.cancel = context.WithDeadline(ctx, r.h.Deadline)
+	p.ready, p.err = sdk.Prepare(ctx, r.d, p.req)
+	return p
 }
 
 // rotate makes the change of r: the prepared one, or one made now.
 func (r *run) rotate(ctx context.Context) (*sdk.RotateResult, error) {
-	if !r.prepared {
+	if r.prep == nil {
 		req := changeRequest(r.p)
 		defer wipeChange(req)
 		return sdk.Rotate(ctx, r.d, req)
 	}
-	if r.readyErr != nil {
-		return nil, r.readyErr
+	if r.prep.err != nil {
+		return nil, r.prep.err
 	}
-	p := r.ready
-	r.ready = nil
-	return p.Rotate(ctx)
+	ready := r.prep.ready
+	r.prep.ready = nil
+	return ready.Rotate(ctx)
 }
 
-// release drops what r holds: a prepared change not made, its request's
-// secrets, its running place and its payload.
+// release drops a prepared change not made, ends its context and wipes
+// its request's secrets.
+func (p *preparation) release() {
+	if p.ready != nil {
+		p.ready.Close()
+		p.ready = nil
+	}
+	p.cancel()
+	wipeChange(p.req)
+}
+
+// release drops what r holds: a prepared change, its running place and
+// its payload.
 func (r *run) release(a *agent) {
-	if r.ready != nil {
-		r.ready.Close()
-		r.ready = nil
-	}
-	if r.cancel != nil {
-		r.cancel()
-	}
-	if r.req != nil {
-		wipeChange(r.req)
-		r.req = nil
+	if r.prep != nil {
+		r.prep.release()
+		r.prep = nil
 	}
 	if r.placed {
 		<-a.running

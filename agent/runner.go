@@ -335,15 +335,9 @@ type run struct {
 	d sdk.Driver
 	// placed says the run holds a running place already.
 	placed bool
-	// prepared says the driver was asked to get the change ready, before
-	// the start was recorded: ready is the change it got ready, or
-	// readyErr why it could not; req is the change's request, and cancel
-	// ends the change's context.
-	prepared bool
-	ready    sdk.Prepared
-	readyErr error
-	req      *sdk.ChangeRequest
-	cancel   context.CancelFunc
+	// prep is the change the driver was asked to get ready before the
+	// start was recorded, or nil.
+	prep *preparation
 }
 
 // refusal is a job of a message that the agent will not run, and why.

@@ -297,13 +297,12 @@ func (c *grpcClient) Prepare(ctx context.Context, req *ChangeRequest) (Prepared,
 		cancel()
 		return nil, callError(ctx, err)
 	}
-	return &remotePrepared{c: c, ctx: ctx, stream: stream, cancel: cancel, req: req}, nil
+	return &remotePrepared{c: c, stream: stream, cancel: cancel, req: req}, nil
 }
 
 // remotePrepared is a change a plugin is getting ready on a stream.
 type remotePrepared struct {
 	c      *grpcClient
-	ctx    context.Context
 	stream grpc.ClientStreamingClient[driverv1.RotateStep, driverv1.RotateResponse]
 	cancel context.CancelFunc
 	req    *ChangeRequest
